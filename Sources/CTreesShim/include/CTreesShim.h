@@ -1,0 +1,32 @@
+#ifndef CTREES_SHIM_H
+#define CTREES_SHIM_H
+#include <stdint.h>
+#include <sys/types.h>
+
+// Thin wrappers for Linux system calls that Swift's Glibc module does not
+// export (or exports only behind _GNU_SOURCE). Each returns -1 and leaves
+// errno set on failure, exactly like the call it wraps.
+
+/// renameat2(2) with RENAME_NOREPLACE: fails with EEXIST instead of replacing.
+int CT_renameat_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
+
+/// renameat2(2) with RENAME_EXCHANGE.
+int CT_renameat_exchange(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
+
+/// pidfd_open(2); returns a pidfd (O_CLOEXEC is implied by the kernel).
+int CT_pidfd_open(pid_t pid, unsigned int flags);
+
+/// Whether the entry at dirfd/path is the root of a mount (statx STATX_ATTR_MOUNT_ROOT).
+/// Returns 1 if yes, 0 if no, -1 with errno on failure (ENOSYS/EINVAL: unknown).
+int CT_is_mount_root(int dirfd, const char *path);
+
+/// The unique 64-bit mount id (statx STATX_MNT_ID) of dirfd/path, or -1 with errno.
+int64_t CT_mount_id(int dirfd, const char *path);
+
+/// copy_file_range(2) with no offsets (both descriptors' positions advance).
+ssize_t CT_copy_file_range(int fd_in, int fd_out, size_t len);
+
+/// getrandom(2) into buf; returns bytes written or -1.
+ssize_t CT_getrandom(void *buf, size_t len);
+
+#endif

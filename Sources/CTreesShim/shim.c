@@ -1,0 +1,73 @@
+#define _GNU_SOURCE
+#include "CTreesShim.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+
+int CT_renameat_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath) {
+    return (int)syscall(SYS_renameat2, olddirfd, oldpath, newdirfd, newpath, RENAME_NOREPLACE);
+}
+
+int CT_renameat_exchange(int olddirfd, const char *oldpath, int newdirfd, const char *newpath) {
+    return (int)syscall(SYS_renameat2, olddirfd, oldpath, newdirfd, newpath, RENAME_EXCHANGE);
+}
+
+int CT_pidfd_open(pid_t pid, unsigned int flags) {
+#ifdef SYS_pidfd_open
+    return (int)syscall(SYS_pidfd_open, pid, flags);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+int CT_is_mount_root(int dirfd, const char *path) {
+#ifdef STATX_ATTR_MOUNT_ROOT
+    struct statx stx;
+    if (statx(dirfd, path, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_BASIC_STATS, &stx) != 0)
+        return -1;
+    if (!(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)) {
+        errno = EINVAL;
+        return -1;
+    }
+    return (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) ? 1 : 0;
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+int64_t CT_mount_id(int dirfd, const char *path) {
+#ifdef STATX_MNT_ID
+    struct statx stx;
+    if (statx(dirfd, path, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_MNT_ID, &stx) != 0)
+        return -1;
+    if (!(stx.stx_mask & STATX_MNT_ID)) {
+        errno = EINVAL;
+        return -1;
+    }
+    return (int64_t)stx.stx_mnt_id;
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+ssize_t CT_copy_file_range(int fd_in, int fd_out, size_t len) {
+    return copy_file_range(fd_in, NULL, fd_out, NULL, len, 0);
+}
+
+ssize_t CT_getrandom(void *buf, size_t len) {
+    return getrandom(buf, len, 0);
+}

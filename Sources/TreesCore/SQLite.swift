@@ -1,0 +1,166 @@
+import CSQLite
+
+// SQLite's destructor sentinel meaning "copy the bytes now".
+private let SQLITE_TRANSIENT = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
+
+/// A failed SQLite call: the extended result code and `sqlite3_errmsg`.
+public struct SQLiteError: Error, CustomStringConvertible, Sendable {
+    public let code: Int32
+    public let message: String
+    public var primary: Int32 { code & 0xff }
+    public var description: String { "\(message) (SQLite code \(code))" }
+    public var isBusy: Bool { primary == SQLITE_BUSY || primary == SQLITE_LOCKED }
+    public var isDamaged: Bool { primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB }
+}
+
+/// A value bound to or read from a statement.
+public enum SQLValue: Sendable, Equatable {
+    case null
+    case int(Int64)
+    case text(String)
+    case blob([UInt8])
+}
+
+/// A small wrapper over the system libsqlite3: one connection, prepared
+/// statements finalised in `deinit`, and `BEGIN IMMEDIATE` for every write.
+public final class SQLiteConnection {
+    let db: OpaquePointer
+    public let path: String
+
+    /// Opens `path`; creates it only when `create` is true.
+    public init(path: String, create: Bool, readOnly: Bool = false, busyTimeoutMilliseconds: Int32 = 30_000) throws {
+        var handle: OpaquePointer?
+        var flags = readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE
+        if create && !readOnly { flags |= SQLITE_OPEN_CREATE }
+        flags |= SQLITE_OPEN_NOMUTEX
+        let rc = sqlite3_open_v2(path, &handle, flags, nil)
+        guard rc == SQLITE_OK, let handle else {
+            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            if let handle { sqlite3_close_v2(handle) }
+            throw SQLiteError(code: rc, message: message)
+        }
+        db = handle
+        self.path = path
+        sqlite3_extended_result_codes(db, 1)
+        sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
+    }
+
+    deinit { sqlite3_close_v2(db) }
+
+    func error(_ rc: Int32) -> SQLiteError {
+        SQLiteError(code: sqlite3_extended_errcode(db) != 0 ? sqlite3_extended_errcode(db) : rc,
+                    message: String(cString: sqlite3_errmsg(db)))
+    }
+
+    /// Runs one or more statements that return no rows.
+    public func execute(_ sql: String) throws {
+        let rc = sqlite3_exec(db, sql, nil, nil, nil)
+        if rc != SQLITE_OK { throw error(rc) }
+    }
+
+    public func prepare(_ sql: String) throws -> SQLiteStatement {
+        var stmt: OpaquePointer?
+        let rc = sqlite3_prepare_v2(db, sql, -1, &stmt, nil)
+        guard rc == SQLITE_OK, let stmt else { throw error(rc) }
+        return SQLiteStatement(connection: self, stmt: stmt)
+    }
+
+    /// Runs `sql` with `values` and returns every row.
+    @discardableResult
+    public func query(_ sql: String, _ values: [SQLValue] = []) throws -> [[SQLValue]] {
+        let stmt = try prepare(sql)
+        try stmt.bind(values)
+        var rows: [[SQLValue]] = []
+        while let row = try stmt.step() { rows.append(row) }
+        return rows
+    }
+
+    public var changes: Int { Int(sqlite3_changes(db)) }
+    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(db) }
+
+    /// Runs `body` in a `BEGIN IMMEDIATE` transaction: the write lock is taken
+    /// up front (waiting up to the busy timeout), so two writers never
+    /// deadlock upgrading a read lock. Rolls back if `body` throws.
+    public func writeTransaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+}
+
+/// A prepared statement, finalised when it goes away.
+public final class SQLiteStatement {
+    let connection: SQLiteConnection
+    let stmt: OpaquePointer
+
+    init(connection: SQLiteConnection, stmt: OpaquePointer) {
+        self.connection = connection
+        self.stmt = stmt
+    }
+
+    deinit { sqlite3_finalize(stmt) }
+
+    public func bind(_ values: [SQLValue]) throws {
+        sqlite3_reset(stmt)
+        sqlite3_clear_bindings(stmt)
+        for (i, value) in values.enumerated() {
+            let index = Int32(i + 1)
+            let rc: Int32
+            switch value {
+            case .null: rc = sqlite3_bind_null(stmt, index)
+            case .int(let v): rc = sqlite3_bind_int64(stmt, index, v)
+            case .text(let s): rc = sqlite3_bind_text(stmt, index, s, -1, SQLITE_TRANSIENT)
+            case .blob(let b):
+                rc = b.withUnsafeBytes { sqlite3_bind_blob(stmt, index, $0.baseAddress, Int32($0.count), SQLITE_TRANSIENT) }
+            }
+            if rc != SQLITE_OK { throw connection.error(rc) }
+        }
+    }
+
+    /// Steps once; returns the row, or nil when done.
+    public func step() throws -> [SQLValue]? {
+        let rc = sqlite3_step(stmt)
+        if rc == SQLITE_DONE { return nil }
+        guard rc == SQLITE_ROW else { throw connection.error(rc) }
+        let count = sqlite3_column_count(stmt)
+        var row: [SQLValue] = []
+        row.reserveCapacity(Int(count))
+        for i in 0..<count {
+            switch sqlite3_column_type(stmt, i) {
+            case SQLITE_INTEGER: row.append(.int(sqlite3_column_int64(stmt, i)))
+            case SQLITE_NULL: row.append(.null)
+            case SQLITE_BLOB:
+                let n = Int(sqlite3_column_bytes(stmt, i))
+                if n == 0 { row.append(.blob([])) } else {
+                    let p = sqlite3_column_blob(stmt, i)!
+                    row.append(.blob(Array(UnsafeRawBufferPointer(start: p, count: n))))
+                }
+            default:
+                if let p = sqlite3_column_text(stmt, i) {
+                    row.append(.text(String(cString: p)))
+                } else {
+                    row.append(.null)
+                }
+            }
+        }
+        return row
+    }
+}
+
+extension SQLValue {
+    public var int: Int64? { if case .int(let v) = self { return v }; return nil }
+    public var text: String? { if case .text(let v) = self { return v }; return nil }
+    public var blob: [UInt8]? {
+        switch self {
+        case .blob(let b): return b
+        case .text(let s): return Array(s.utf8)
+        default: return nil
+        }
+    }
+}

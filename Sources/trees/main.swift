@@ -1,0 +1,3 @@
+import TreesCommands
+
+TreesMain.main()
