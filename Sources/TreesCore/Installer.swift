@@ -40,8 +40,12 @@ public struct Installer {
             }
         }
         let staging = try root.staging()
-        try removeStaleStaging(staging)
-        let container = try makeContainer(staging, for: ref)
+        // Cleaning and creating happen under the install lock, so a cleaner
+        // never sees a container in the instant before its owner locks it.
+        let container = try withExtendedLifetime(try root.lock("install.lock", wait: true)) {
+            try removeStaleStaging(staging)
+            return try makeContainer(staging, for: ref)
+        }
         defer { try? removeContainer(container.name, in: staging) }
 
         try container.dir.makeDirectory("tree", mode: 0o700)
