@@ -38,7 +38,8 @@ struct ArchiveExtractor {
         while true {
             let rc = archive_read_next_header(archive, &entry)
             if rc == ARCHIVE_EOF { break }
-            guard rc >= ARCHIVE_WARN, let entry else {
+            // ARCHIVE_RETRY (a damaged header) counts as damage, not as a member.
+            guard rc == ARCHIVE_OK || rc == ARCHIVE_WARN, let entry else {
                 throw bad("damaged archive: \(message(archive))")
             }
             guard let rawPath = archive_entry_pathname(entry) else {

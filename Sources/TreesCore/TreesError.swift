@@ -24,6 +24,10 @@ public struct TreesError: Error, CustomStringConvertible, Sendable, Equatable {
         public static let temporary = Code(rawValue: "temporary")
         /// The state database is damaged or unreadable (exit 1, never repaired).
         public static let database = Code(rawValue: "database")
+        /// `trees exec`: the command exists but cannot be executed (exit 126, as shells do).
+        public static let cannotExecute = Code(rawValue: "cannot-execute")
+        /// `trees exec`: the command was not found (exit 127, as shells do).
+        public static let commandNotFound = Code(rawValue: "command-not-found")
     }
 
     public var code: Code
@@ -47,6 +51,8 @@ public struct TreesError: Error, CustomStringConvertible, Sendable, Equatable {
         case .badInput: return 65
         case .notFound: return 66
         case .temporary: return 75
+        case .cannotExecute: return 126
+        case .commandNotFound: return 127
         default: return 1
         }
     }
