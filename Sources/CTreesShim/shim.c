@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -70,4 +71,11 @@ ssize_t CT_copy_file_range(int fd_in, int fd_out, size_t len) {
 
 ssize_t CT_getrandom(void *buf, size_t len) {
     return getrandom(buf, len, 0);
+}
+
+int CT_fd_is_pidfs(int fd) {
+    struct statfs fs;
+    if (fstatfs(fd, &fs) != 0)
+        return -1;
+    return fs.f_type == 0x50494446 /* PIDFS_MAGIC */ ? 1 : 0;
 }

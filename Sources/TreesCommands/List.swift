@@ -11,6 +11,9 @@ struct List: ParsableCommand {
     @Argument(help: ArgumentHelp("Only this code base.", valueName: "NAME"))
     var name: String?
 
+    @Flag(help: "Include deleted trees, with when and why they were deleted.")
+    var all = false
+
     @Flag(help: "Print the result as JSON.")
     var json = false
 
@@ -25,6 +28,11 @@ struct List: ParsableCommand {
         let bytes: Int64
         let files: Int64
         let digest: String?
+        let jobs: Int
+        // Only with --all, for deleted trees (nil values are left out of the JSON).
+        var deleted_at: String? = nil
+        var delete_reason: String? = nil
+        var bytes_freed: Int64? = nil
     }
 
     func run() throws {
@@ -34,25 +42,35 @@ struct List: ParsableCommand {
             return
         }
         let store = try root.openStore(create: true)
+        // One /proc pass for all trees; unreadable leases or /proc only lower the count shown.
+        let jobs = (try? UsageScanner(root: root, store: store).scan().jobsByTree) ?? [:]
         var currents: [TreeName: Rev?] = [:]
         var rows: [Row] = []
-        for tree in try store.trees(name: filter) {
+        for tree in try store.trees(name: filter, includeDeleted: all) {
             if currents[tree.ref.name] == nil {
                 currents[tree.ref.name] = try Activation.currentRev(of: tree.ref.name, in: root)
             }
             rows.append(Row(
                 name: tree.ref.name.value, rev: tree.ref.rev.value, path: root.treePath(tree.ref),
-                state: tree.state.rawValue, current: currents[tree.ref.name]! == tree.ref.rev,
+                state: tree.state.rawValue, current: tree.state != .deleted && currents[tree.ref.name]! == tree.ref.rev,
                 pinned: tree.pinned, installed_at: tree.installedAt.map(rfc3339),
-                bytes: tree.bytes, files: tree.files, digest: tree.digest))
+                bytes: tree.bytes, files: tree.files, digest: tree.digest, jobs: jobs[tree.ref] ?? 0,
+                deleted_at: tree.deletedAt.map(rfc3339), delete_reason: tree.state == .deleted ? tree.deleteReason : nil,
+                bytes_freed: tree.state == .deleted ? tree.bytesFreed : nil))
         }
         if json {
             try printJSON(rows)
             return
         }
-        printTable(["TREE", "STATE", "CURRENT", "PINNED", "INSTALLED", "SIZE", "FILES"], rows.map {
-            ["\($0.name)@\($0.rev)", $0.state, $0.current ? "*" : "", $0.pinned ? "pinned" : "",
-             $0.installed_at ?? "-", formatBytes($0.bytes), String($0.files)]
+        var header = ["TREE", "STATE", "CURRENT", "PINNED", "JOBS", "INSTALLED", "SIZE", "FILES"]
+        if all { header.append("DELETED") }
+        printTable(header, rows.map { row in
+            var cells = ["\(row.name)@\(row.rev)", row.state, row.current ? "*" : "", row.pinned ? "pinned" : "",
+                         String(row.jobs), row.installed_at ?? "-", formatBytes(row.bytes), String(row.files)]
+            if all, let at = row.deleted_at {
+                cells.append("\(at) \(row.delete_reason ?? "") (\(formatBytes(row.bytes_freed ?? 0)) freed)")
+            }
+            return cells
         })
     }
 }

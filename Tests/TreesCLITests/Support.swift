@@ -18,6 +18,17 @@ let fixtures: URL = {
         .deletingLastPathComponent().appendingPathComponent("fixtures")
 }()
 
+/// Where this host's init cannot be inspected even by root (a VM or container
+/// whose pid 1 is not dumpable), tests vouch for it as an operator would, or
+/// every gc and wait would rightly fail closed on it.
+let hostEnvironment: [String: String] = {
+    var buffer = [CChar](repeating: 0, count: 256)
+    if readlink("/proc/1/exe", &buffer, 255) < 0 && errno == EACCES {
+        return ["TREES_IGNORE_UNKNOWN_PIDS": "1"]
+    }
+    return [:]
+}()
+
 struct RunResult {
     var status: Int32
     var stdout: String
@@ -61,7 +72,10 @@ final class Scratch {
     /// Runs `trees` with `--root` set to this scratch root.
     @discardableResult
     func trees(_ arguments: [String], environment: [String: String] = [:]) throws -> RunResult {
-        try run(treesBinary, [arguments.first ?? ""] + ["--root", root] + arguments.dropFirst(), environment: environment)
+        // --root goes after the (sub)command path: `lease acquire --root R …`.
+        let path = arguments.first == "lease" ? 2 : 1
+        return try run(treesBinary, Array(arguments.prefix(path)) + ["--root", root] + arguments.dropFirst(path),
+                       environment: environment)
     }
 }
 
@@ -72,6 +86,7 @@ func run(_ program: String, _ arguments: [String], environment: [String: String]
     process.arguments = arguments
     var env = ProcessInfo.processInfo.environment
     env.removeValue(forKey: "TREES_ROOT")
+    env.merge(hostEnvironment) { a, _ in a }
     for (k, v) in environment { env[k] = v }
     process.environment = env
     if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
@@ -105,4 +120,72 @@ func json(_ text: String) throws -> Any {
 func listing(_ dir: String) -> [String] {
     guard let e = FileManager.default.enumerator(atPath: dir) else { return [] }
     return (e.allObjects as? [String] ?? []).sorted()
+}
+
+/// A process started in the background, killed by its own pid when the test ends.
+final class Background {
+    let process: Process
+    var pid: Int32 { process.processIdentifier }
+    /// Further pids the test learned of (grandchildren), killed too.
+    var extraPIDs: [Int32] = []
+
+    init(_ program: String, _ arguments: [String], environment: [String: String] = [:], removing: [String] = [], cwd: String? = nil) throws {
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: program)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for key in removing + ["TREES_ROOT", "TREES_TREE", "TREES_TREE_PATH", "TREES_LEASE"] { env.removeValue(forKey: key) }
+        env.merge(hostEnvironment) { a, _ in a }
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    func stop() {
+        for pid in extraPIDs { kill(pid, SIGKILL) }
+        if process.isRunning { kill(pid, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    deinit { stop() }
+}
+
+/// Polls `condition` every 50 ms until it holds or `seconds` pass.
+func eventually(_ seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
+    let end = Date().addingTimeInterval(seconds)
+    while Date() < end {
+        if try condition() { return true }
+        usleep(50_000)
+    }
+    return try condition()
+}
+
+/// `trees ps --json` parsed: (pid, "name@rev") → evidence kinds.
+func psEvidence(_ s: Scratch) throws -> [String: Set<String>] {
+    let r = try s.trees(["ps", "--json"])
+    guard r.status == 0, let out = try json(r.stdout) as? [String: Any],
+          let processes = out["processes"] as? [[String: Any]] else { return [:] }
+    var result: [String: Set<String>] = [:]
+    for p in processes {
+        let tree = p["tree"] as? [String: String] ?? [:]
+        let key = "\(p["pid"] as? Int ?? 0) \(tree["name"] ?? "")@\(tree["rev"] ?? "")"
+        result[key] = Set(p["evidence"] as? [String] ?? [])
+    }
+    return result
+}
+
+/// Installs `app@REV` for each rev from a small generated source.
+func installRevs(_ s: Scratch, _ revs: [String], files: Int = 3, activateLast: Bool = true) throws {
+    for (i, rev) in revs.enumerated() {
+        for f in 0..<files { try s.write("src-\(rev)/lib/f\(f).txt", "\(rev) \(f)\n") }
+        try s.write("src-\(rev)/job.py", "import time\ntime.sleep(30)\n")
+        var args = ["install", "app@\(rev)", s.path + "/src-\(rev)"]
+        if activateLast && i == revs.count - 1 { args.append("--activate") }
+        let r = try s.trees(args)
+        #expect(r.status == 0, "\(r.stderr)")
+    }
 }

@@ -29,4 +29,7 @@ ssize_t CT_copy_file_range(int fd_in, int fd_out, size_t len);
 /// getrandom(2) into buf; returns bytes written or -1.
 ssize_t CT_getrandom(void *buf, size_t len);
 
+/// Whether fd lives on pidfs (fstatfs f_type == PIDFS_MAGIC): 1 yes, 0 no, -1 error.
+int CT_fd_is_pidfs(int fd);
+
 #endif

@@ -1,0 +1,130 @@
+import ArgumentParser
+import TreesCore
+
+struct GC: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gc",
+        abstract: "Delete old trees that nothing runs from any more.",
+        discussion: """
+            A tree is deleted only when it is not current, not pinned, not among the --keep \
+            most recently installed other trees of its name, out of current (or installed) \
+            for at least --min-age, and no process runs from it by lease or by /proc \
+            evidence. A process that cannot be inspected keeps every candidate. Prints what \
+            was deleted and what was kept and why. Exit status: 0 whether or not something \
+            was kept; 75 when another gc holds the lock and --wait-lock was not given.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(help: "Decide the same, but change nothing.")
+    var dryRun = false
+
+    @Option(help: ArgumentHelp("Keep this many most recently installed non-current trees of each name.", valueName: "N"))
+    var keep: Int = 2
+
+    @Option(help: ArgumentHelp("Keep trees out of current for less than this (90, 30s, 5m, 2h, 1d).", valueName: "DURATION"))
+    var minAge: String = "5m"
+
+    @Flag(help: "Wait for another running gc instead of exiting 75.")
+    var waitLock = false
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    func validate() throws {
+        if parseDuration(minAge) == nil { throw ValidationError("invalid DURATION '\(minAge)': use 90, 30s, 5m, 2h or 1d") }
+        if keep < 0 { throw ValidationError("--keep must be 0 or more") }
+    }
+
+    struct Row: Encodable {
+        let name: String
+        let rev: String
+        let action: String
+        let reason: String
+        let pids: [Int32]
+        let bytes_freed: Int64
+    }
+
+    func run() throws {
+        guard let root = try Root.openExisting(global.location) else {
+            if json { try printJSON([Row]()) } else { print("nothing installed under \(global.location)") }
+            return
+        }
+        let store = try root.openStore(create: true)
+        let collector = Collector(root: root, store: store)
+        guard let lock = try collector.lock(wait: waitLock) else {
+            throw TreesError(.temporary, "another trees gc is running on \(root.path)",
+                             hint: "Try again later, or pass --wait-lock to wait for it.")
+        }
+        let outcomes = try withExtendedLifetime(lock) {
+            try collector.collect(policy: GCPolicy(keep: keep, minAge: parseDuration(minAge) ?? 300), dryRun: dryRun)
+        }
+        let rows = outcomes.map {
+            Row(name: $0.tree.name.value, rev: $0.tree.rev.value, action: $0.action.rawValue, reason: $0.reason,
+                pids: $0.pids, bytes_freed: $0.bytesFreed)
+        }
+        if json { return try printJSON(rows) }
+        if rows.isEmpty { print("no trees"); return }
+        printTable(["TREE", "ACTION", "FREED", "WHY"], rows.map {
+            ["\($0.name)@\($0.rev)", $0.action, $0.action == "deleted" ? formatBytes($0.bytes_freed) : "-", $0.reason]
+        })
+    }
+}
+
+struct Pin: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Never collect this tree (until unpinned).", discussion: "Exit status: 66 no such tree.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: ArgumentHelp("The tree to pin.", valueName: "NAME@REV")) var tree: String
+
+    func run() throws {
+        let ref = try TreeRef(parsing: tree)
+        let (root, store) = try global.openExisting()
+        try Collector(root: root, store: store).setPinned(ref, true)
+    }
+}
+
+struct Unpin: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Let gc collect this tree again.", discussion: "Exit status: 66 no such tree.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: ArgumentHelp("The tree to unpin.", valueName: "NAME@REV")) var tree: String
+
+    func run() throws {
+        let ref = try TreeRef(parsing: tree)
+        let (root, store) = try global.openExisting()
+        try Collector(root: root, store: store).setPinned(ref, false)
+    }
+}
+
+struct Remove: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Delete one tree now, by the same protocol as gc.",
+        discussion: """
+            Refuses with exit 75 and the list of users when the tree is in use, current or \
+            pinned; --wait waits for it to drain first (with --timeout). Exit 66 for no such tree.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: ArgumentHelp("The tree to delete.", valueName: "NAME@REV")) var tree: String
+    @Flag(help: "Wait until nothing runs from the tree, then delete it.") var wait = false
+    @Option(help: ArgumentHelp("With --wait, give up after this long (exit 75).", valueName: "DURATION")) var timeout: String?
+
+    func validate() throws {
+        if let timeout, parseDuration(timeout) == nil { throw ValidationError("invalid DURATION '\(timeout)': use 90, 30s, 5m, 2h or 1d") }
+    }
+
+    func run() throws {
+        let ref = try TreeRef(parsing: tree)
+        let (root, store) = try global.openExisting()
+        let collector = Collector(root: root, store: store)
+        if wait {
+            let result = try Waiter(scanner: collector.scanner).wait(for: ref, timeout: timeout.flatMap(parseDuration).map(Double.init))
+            if !result.done {
+                let pids = result.report.holders(of: ref).map { String($0.pid) } + result.report.unknown.map { "\($0.pid) (unknown)" }
+                throw TreesError(.temporary, "timed out waiting for \(ref); still in use by pids \(pids.joined(separator: ", "))")
+            }
+        }
+        guard let lock = try collector.lock(wait: true) else { return }
+        let outcome = try withExtendedLifetime(lock) { try collector.remove(ref) }
+        print("deleted \(ref) (\(formatBytes(outcome.bytesFreed)) freed)")
+    }
+}

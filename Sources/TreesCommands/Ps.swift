@@ -1,0 +1,114 @@
+import ArgumentParser
+import TreesCore
+
+struct Ps: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show every process running from a tree, and why.",
+        discussion: """
+            Evidence kinds: lease, exe, cwd, root, fd, maps, environ, cmdline, cgroup. \
+            Processes that could not be inspected (permission denied, hidepid) are listed \
+            separately as unknown: gc and wait treat them as possibly using any tree.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: ArgumentHelp("Only this code base or tree.", valueName: "NAME[@REV]"))
+    var tree: String?
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    struct ProcessRow: Encodable {
+        let pid: Int32
+        let tree: TreeJSON
+        let evidence: [String]
+        let command: String
+        let started_at: String?
+        let lease: String?
+    }
+
+    struct UnknownRow: Encodable {
+        let pid: Int32
+        let command: String
+        let reason: String
+        /// True when TREES_IGNORE_UNKNOWN_PIDS lists it: it does not hold trees.
+        let ignored: Bool
+    }
+
+    struct Output: Encodable {
+        let processes: [ProcessRow]
+        let unknown: [UnknownRow]
+    }
+
+    func run() throws {
+        let selector = try tree.map(TreeSelector.init(parsing:))
+        guard let root = try Root.openExisting(global.location) else {
+            throw TreesError(.notFound, "no trees root at \(global.location)")
+        }
+        let store = try? root.openStore()
+        let scanner = UsageScanner(root: root, store: store)
+        let report = try scanner.scan()
+        let holders = report.holders.filter { h in
+            guard let selector else { return true }
+            return h.tree.name == selector.name && (selector.rev == nil || selector.rev == h.tree.rev)
+        }
+        let output = Output(
+            processes: holders.map {
+                ProcessRow(pid: $0.pid, tree: TreeJSON($0.tree), evidence: $0.evidence.sorted().map(\.rawValue),
+                           command: $0.command, started_at: scanner.probe.startedAt($0.startTime).map(rfc3339), lease: $0.leaseID)
+            },
+            unknown: report.unknown.map { UnknownRow(pid: $0.pid, command: $0.command, reason: $0.reason, ignored: false) }
+                + report.ignoredUnknown.map { UnknownRow(pid: $0.pid, command: $0.command, reason: $0.reason, ignored: true) })
+        if json { return try printJSON(output) }
+        printTable(["PID", "TREE", "EVIDENCE", "STARTED", "COMMAND"], output.processes.map {
+            [String($0.pid), "\($0.tree.name)@\($0.tree.rev)", $0.evidence.joined(separator: ","), $0.started_at ?? "-", $0.command]
+        })
+        if !output.unknown.isEmpty {
+            print("\nunknown (could not be inspected; gc keeps what they might use):")
+            printTable(["PID", "REASON", "COMMAND"], output.unknown.map {
+                [String($0.pid), $0.reason + ($0.ignored ? " (ignored: TREES_IGNORE_UNKNOWN_PIDS)" : ""), $0.command]
+            })
+        }
+    }
+}
+
+struct Wait: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Wait until nothing runs from a tree.",
+        discussion: """
+            Returns 0 once no live lease and no /proc evidence remain. DURATION is 90, 30s, \
+            5m, 2h or 1d; on timeout exits 75 and prints who is still there.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: ArgumentHelp("The tree to wait for.", valueName: "NAME@REV"))
+    var tree: String
+
+    @Option(help: ArgumentHelp("Give up after this long (exit 75).", valueName: "DURATION"))
+    var timeout: String?
+
+    func validate() throws {
+        if let timeout, parseDuration(timeout) == nil {
+            throw ValidationError("invalid DURATION '\(timeout)': use 90, 30s, 5m, 2h or 1d")
+        }
+    }
+
+    func run() throws {
+        let ref = try TreeRef(parsing: tree)
+        let (root, store) = try global.openExisting()
+        guard try store.tree(ref) != nil else { throw TreesError(.notFound, "no tree \(ref)") }
+        let waiter = Waiter(scanner: UsageScanner(root: root, store: store))
+        let result = try waiter.wait(for: ref, timeout: timeout.flatMap(parseDuration).map(Double.init))
+        if result.done { return }
+        var lines = ["timed out waiting for \(ref); still running from it:"]
+        for h in result.report.holders(of: ref) {
+            lines.append("  pid \(h.pid) (\(h.evidence.sorted().map(\.rawValue).joined(separator: ","))): \(h.command)")
+        }
+        for u in result.report.unknown {
+            lines.append("  pid \(u.pid) could not be inspected (\(u.reason)): \(u.command)")
+        }
+        writeStandardError("trees: " + lines.joined(separator: "\n") + "\n")
+        throw CommandFailure(status: 75)
+    }
+}

@@ -1,0 +1,175 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Who a process is, in a way pid reuse and reboots cannot fool:
+/// `(boot_id, pid, starttime)`.
+public struct ProcessIdentity: Hashable, Sendable, Encodable {
+    /// `/proc/sys/kernel/random/boot_id`: changes at every boot.
+    public var bootID: String
+    public var pid: Int32
+    /// Field 22 of `/proc/PID/stat`: clock ticks after boot at which the
+    /// process started. A reused pid gets a later start time.
+    public var startTime: UInt64
+
+    public init(bootID: String, pid: Int32, startTime: UInt64) {
+        self.bootID = bootID
+        self.pid = pid
+        self.startTime = startTime
+    }
+}
+
+/// Reading process facts from a proc filesystem whose root tests can replace.
+public enum ProcFS {
+    /// The id of the running boot, trimmed of its newline.
+    /// - Throws: `TreesError.system` when `open(2)` or `read(2)` of
+    ///   `procRoot/sys/kernel/random/boot_id` fails, `.failure` when it is empty.
+    public static func bootID(procRoot: String = "/proc") throws -> String {
+        let path = procRoot + "/sys/kernel/random/boot_id"
+        let bytes: [UInt8]
+        do throws(ProcFileError) {
+            bytes = try readFile(path)
+        } catch {
+            throw TreesError.system("cannot read", path, errno: error.errno)
+        }
+        let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters()
+        guard !text.isEmpty else { throw TreesError(.failure, "\(path) is empty") }
+        return text
+    }
+
+    /// The start time (field 22 of `stat`) of `pid`, or nil when the process
+    /// is gone. Also nil when `stat` cannot be read at all (e.g. hidden by
+    /// `hidepid`), so a caller deciding that a process is dead should check
+    /// `hidepid(procRoot:)` too.
+    public static func startTime(pid: Int32, procRoot: String = "/proc") -> UInt64? {
+        guard let bytes = try? readFile("\(procRoot)/\(pid)/stat") else { return nil }
+        return ProcStat(bytes[...])?.startTime
+    }
+
+    /// Parses `/proc/PID/stat`. The command name may hold anything, even
+    /// `) ` or spaces, so the fields are counted from the last `)`.
+    public static func parseStat(_ text: String) -> (comm: String, state: Character, ppid: Int32, startTime: UInt64)? {
+        guard let stat = ProcStat(Array(text.utf8)[...]) else { return nil }
+        return (stat.comm, stat.state, stat.ppid, stat.startTime)
+    }
+
+    /// The `hidepid=` value of the proc mount at `procRoot` when it hides
+    /// processes (anything but `0`/`off`), nil when it does not or when
+    /// `procRoot/self/mountinfo` cannot be read.
+    public static func hidepid(procRoot: String = "/proc") -> String? {
+        guard let info = try? readFile(procRoot + "/self/mountinfo") else { return nil }
+        return hidepid(inMountInfo: info, mountPoint: canonicalPath(procRoot) ?? procRoot)
+    }
+
+    /// Finds a hiding `hidepid=` option among the proc mounts of a
+    /// mountinfo(5) text. Mounts at `mountPoint` decide; when none is there
+    /// (a fake proc root), every proc mount counts, which errs on the side
+    /// of reporting processes as hidden.
+    static func hidepid(inMountInfo info: [UInt8], mountPoint: String) -> String? {
+        var foundMountPoint = false
+        var atMountPoint: String?
+        var elsewhere: String?
+        for line in info.split(separator: UInt8(ascii: "\n")) {
+            let fields = line.split(separator: UInt8(ascii: " "))
+            // id parent dev root mountpoint options [optional...] - fstype source superoptions
+            guard let dash = fields.firstIndex(where: { $0.elementsEqual("-".utf8) }), dash >= 6,
+                  dash + 3 < fields.count, fields[dash + 1].elementsEqual("proc".utf8) else { continue }
+            let here = unescapeMountField(fields[4]) == mountPoint
+            foundMountPoint = foundMountPoint || here
+            let options = (fields[5] + [UInt8(ascii: ",")] + fields[dash + 3]).split(separator: UInt8(ascii: ","))
+            for option in options where option.starts(with: "hidepid=".utf8) {
+                let value = String(decoding: option.dropFirst(8), as: UTF8.self)
+                guard value != "0", value != "off" else { continue }
+                if here { atMountPoint = atMountPoint ?? value } else { elsewhere = elsewhere ?? value }
+            }
+        }
+        return foundMountPoint ? atMountPoint : elsewhere
+    }
+
+    /// mountinfo escapes space, tab, newline and backslash as `\ooo`.
+    private static func unescapeMountField(_ field: ArraySlice<UInt8>) -> String {
+        var out: [UInt8] = []
+        var i = field.startIndex
+        while i < field.endIndex {
+            if field[i] == UInt8(ascii: "\\"), field.endIndex - i >= 4,
+               let value = UInt8(String(decoding: field[(i + 1)...(i + 3)], as: UTF8.self), radix: 8) {
+                out.append(value)
+                i += 4
+            } else {
+                out.append(field[i])
+                i += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Reads a whole file by path (following symlinks: used for the proc
+    /// root's own files, never for a scanned process's links).
+    static func readFile(_ path: String) throws(ProcFileError) -> [UInt8] {
+        let fd = retryingEINTR { open(path, O_RDONLY | O_CLOEXEC) }
+        guard fd >= 0 else { throw ProcFileError(file: path, errno: errno) }
+        defer { close(fd) }
+        var scratch = [UInt8](repeating: 0, count: 4096)
+        return try readToEnd(fd, file: path, scratch: &scratch)
+    }
+
+    /// Reads an open file until `read(2)` returns 0: /proc files report a
+    /// size of 0, so `fstat` cannot size the buffer.
+    static func readToEnd(_ fd: Int32, file: String, scratch: inout [UInt8]) throws(ProcFileError) -> [UInt8] {
+        var out: [UInt8] = []
+        while true {
+            let n = scratch.withUnsafeMutableBytes { buf in retryingEINTR { read(fd, buf.baseAddress, buf.count) } }
+            if n < 0 { throw ProcFileError(file: file, errno: errno) }
+            if n == 0 { return out }
+            out.append(contentsOf: scratch[0..<n])
+        }
+    }
+}
+
+/// A failed read of one /proc file, with the errno captured right after it.
+struct ProcFileError: Error, Equatable {
+    /// The file relative to the process directory (`exe`, `fd/3`), for reasons.
+    var file: String
+    var errno: Int32
+
+    /// The process exited (or its pid directory went away) while we looked.
+    var meansGone: Bool { errno == ENOENT || errno == ESRCH }
+}
+
+/// The fields of `/proc/PID/stat` that the scanner and leases need.
+struct ProcStat: Equatable {
+    /// Set in `flags` for kernel threads, which never run from a tree.
+    static let kernelThreadFlag: UInt32 = 0x0020_0000 // PF_KTHREAD
+
+    var comm: String
+    var state: Character
+    var ppid: Int32
+    var flags: UInt32
+    var threads: Int
+    var startTime: UInt64
+
+    var isKernelThread: Bool { flags & ProcStat.kernelThreadFlag != 0 }
+
+    /// Parses `pid (comm) state ppid ...`; fields are numbered from 1 (pid),
+    /// so after the last `)` index 0 is field 3 (state).
+    init?(_ bytes: ArraySlice<UInt8>) {
+        guard let open = bytes.firstIndex(of: UInt8(ascii: "(")),
+              let close = bytes.lastIndex(of: UInt8(ascii: ")")), open < close else { return nil }
+        let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "), maxSplits: 20)
+        guard fields.count > 19, fields[0].count == 1, let stateByte = fields[0].first,
+              let ppid = Int32(ProcStat.text(fields[1])),
+              let flags = UInt32(ProcStat.text(fields[6])),
+              let threads = Int(ProcStat.text(fields[17])),
+              let startTime = UInt64(ProcStat.text(fields[19])) else { return nil }
+        comm = String(decoding: bytes[(open + 1)..<close], as: UTF8.self)
+        state = Character(Unicode.Scalar(stateByte))
+        self.ppid = ppid
+        self.flags = flags
+        self.threads = threads
+        self.startTime = startTime
+    }
+
+    private static func text(_ field: ArraySlice<UInt8>) -> String {
+        String(decoding: field, as: UTF8.self).trimmingCharacters()
+    }
+}

@@ -1,0 +1,106 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One process running from one tree, and why we believe so.
+public struct Holder: Sendable {
+    public var pid: Int32
+    public var tree: TreeRef
+    public var evidence: Set<EvidenceKind>
+    public var command: String
+    public var startTime: UInt64
+    public var leaseID: String?
+}
+
+/// Who runs from which tree, from live leases and one /proc pass together.
+public struct UsageReport: Sendable {
+    public var holders: [Holder]
+    /// Processes that could not be inspected: every consumer fails closed on them.
+    public var unknown: [UnknownProcess]
+    /// Uninspectable processes the operator vouched for (`TREES_IGNORE_UNKNOWN_PIDS`):
+    /// shown by ps, but they do not hold trees.
+    public var ignoredUnknown: [UnknownProcess] = []
+
+    public func holders(of ref: TreeRef) -> [Holder] { holders.filter { $0.tree == ref } }
+    public func holders(of name: TreeName) -> [Holder] { holders.filter { $0.tree.name == name } }
+
+    /// Distinct pids per tree, for `list`'s jobs column.
+    public var jobsByTree: [TreeRef: Int] {
+        var pids: [TreeRef: Set<Int32>] = [:]
+        for h in holders { pids[h.tree, default: []].insert(h.pid) }
+        return pids.mapValues(\.count)
+    }
+}
+
+/// Combines leases (from the store, when there is one) with /proc evidence.
+public struct UsageScanner {
+    public let root: Root
+    public let store: Store?
+    public var probe: ProcessProbe
+    /// Pids whose being uninspectable the operator accepts, from
+    /// `TREES_IGNORE_UNKNOWN_PIDS` (comma-separated). Typically `1` in a
+    /// container or VM whose init is not dumpable and so cannot be read even
+    /// by root without CAP_SYS_PTRACE. Empty by default: fail closed.
+    public var ignoredUnknownPIDs: Set<Int32>
+
+    public init(root: Root, store: Store?, probe: ProcessProbe = ProcessProbe()) {
+        self.root = root
+        self.store = store
+        self.probe = probe
+        let text = getenv("TREES_IGNORE_UNKNOWN_PIDS").map { String(cString: $0) } ?? ""
+        ignoredUnknownPIDs = Set(text.split(separator: ",").compactMap { Int32($0.trimmingPrefixSpaces()) })
+    }
+
+    public func scan() throws -> UsageReport {
+        let selfPID = getpid()
+        let resolver: (TreeName) -> Rev? = { [root] name in try? Activation.currentRev(of: name, in: root) }
+        let proc = try ProcScanner(treesRoot: root.path, procRoot: probe.procRoot, currentResolver: resolver).scan()
+        var holders: [Holder] = []
+        var index: [Key: Int] = [:]
+        for process in proc.processes where process.pid != selfPID {
+            for (tree, kinds) in process.trees {
+                index[Key(pid: process.pid, tree: tree)] = holders.count
+                holders.append(Holder(pid: process.pid, tree: tree, evidence: kinds, command: process.command,
+                                      startTime: process.startTime, leaseID: nil))
+            }
+        }
+        if let store {
+            for (lease, liveness) in try Leases(root: root, store: store, probe: probe).list() where liveness == .live {
+                let key = Key(pid: lease.pid, tree: lease.tree)
+                if let i = index[key] {
+                    holders[i].evidence.insert(.lease)
+                    holders[i].leaseID = lease.id
+                } else {
+                    index[key] = holders.count
+                    holders.append(Holder(pid: lease.pid, tree: lease.tree, evidence: [.lease],
+                                          command: lease.command ?? "", startTime: lease.startTime, leaseID: lease.id))
+                }
+            }
+        }
+        holders.sort { ($0.tree.name.value, $0.tree.rev.value, $0.pid) < ($1.tree.name.value, $1.tree.rev.value, $1.pid) }
+        let unknown = proc.unknown.filter { $0.pid != selfPID }
+        return UsageReport(holders: holders, unknown: unknown.filter { !ignoredUnknownPIDs.contains($0.pid) },
+                           ignoredUnknown: unknown.filter { ignoredUnknownPIDs.contains($0.pid) })
+    }
+
+    private struct Key: Hashable {
+        let pid: Int32
+        let tree: TreeRef
+    }
+}
+
+extension ProcessProbe {
+    /// Unix time at which a process with this start time (clock ticks since boot) started.
+    public func startedAt(_ startTime: UInt64) -> Int64? {
+        guard let stat = readSmallText("\(procRoot)/stat"),
+              let line = stat.split(separator: "\n").first(where: { $0.hasPrefix("btime ") }),
+              let boot = Int64(line.dropFirst(6).trimmingPrefixSpaces()) else { return nil }
+        let ticks = Int64(sysconf(Int32(_SC_CLK_TCK)))
+        guard ticks > 0 else { return nil }
+        return boot + Int64(startTime) / ticks
+    }
+}
+
+extension Substring {
+    func trimmingPrefixSpaces() -> Substring { drop(while: { $0 == " " }) }
+}

@@ -1,0 +1,364 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Testing
+@testable import TreesCore
+
+/// `fixtures/proc/NAME` of this package.
+private func fixture(_ name: String) -> String {
+    let components = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)
+    return components.dropLast(3).joined(separator: "/") + "/fixtures/proc/" + name
+}
+
+private let fixtureRoot = "/srv/trees-fixture"
+/// In the fixtures `app/current` points at r7.
+private let resolver: @Sendable (TreeName) -> Rev? = { $0.value == "app" ? try? Rev("r7") : nil }
+
+private func ref(_ text: String) -> TreeRef {
+    // Test input is always valid; a bad one fails the test loudly.
+    do { return try TreeRef(parsing: text) } catch { fatalError("bad test ref \(text)") }
+}
+
+/// pid → "NAME@REV" → kinds: comparable in one `#expect`.
+private typealias Attribution = [Int32: [String: Set<EvidenceKind>]]
+
+private func attribution(_ scan: ProcScan) -> Attribution {
+    var out: Attribution = [:]
+    for process in scan.processes {
+        out[process.pid] = Dictionary(uniqueKeysWithValues: process.trees.map { ($0.key.description, $0.value) })
+    }
+    return out
+}
+
+/// What `fixtures/proc/basic` shows with `resolver`.
+private let basicExpected: Attribution = [
+    100: ["app@r1": [.exe]],
+    101: ["app@r2": [.cwd]],
+    102: ["app@r3": [.root]],
+    103: ["app@r4": [.fd], "data@d1": [.fd]],
+    104: ["lib@v2": [.maps], "lib@v1": [.maps]],
+    105: ["tools@t7": [.environ]],
+    106: ["app@r1": [.environ]],
+    107: ["app@r6": [.cmdline], "cfg@c1": [.cmdline]],
+    108: ["app@r7": [.cmdline]],
+    109: ["app@r1": [.cwd]],
+    113: ["app@r8": [.exe]],
+]
+
+@Suite struct ProcScannerTests {
+    // MARK: - Process identity
+
+    @Test(arguments: [
+        ("1 (init) S 0 1 1 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 0 42 100 200", "init", "S", 0, 42),
+        ("109 (a) b (c) S 1 109 109 0 -1 4194560 120 0 0 0 3 1 0 0 20 0 1 0 987654321 12345678", "a) b (c", "S", 1, 987654321),
+        ("42 (x) S 9 9) R 7 42 42 0 -1 0 0 0 0 0 0 0 0 0 20 0 3 0 5555 0", "x) S 9 9", "R", 7, 5555),
+        ("7 ( spaced  name ) Z 3 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 -5 1 0 18446744073709551615 0\n", " spaced  name ", "Z", 3, UInt64.max),
+    ] as [(String, String, String, Int32, UInt64)])
+    func parseStatCountsFieldsFromTheLastParenthesis(line: String, comm: String, state: String, ppid: Int32, startTime: UInt64) throws {
+        let parsed = try #require(ProcFS.parseStat(line))
+        #expect(parsed.comm == comm)
+        #expect(String(parsed.state) == state)
+        #expect(parsed.ppid == ppid)
+        #expect(parsed.startTime == startTime)
+    }
+
+    @Test(arguments: ["", "1 init S 0", "1 (init) S 0 1 1", "1 (init) SS 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 42 0", "1 (init) S x 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 42 0"])
+    func parseStatRejectsMalformedLines(line: String) {
+        #expect(ProcFS.parseStat(line) == nil)
+    }
+
+    @Test func startTimeAndBootIDComeFromTheProcRoot() throws {
+        #expect(ProcFS.startTime(pid: 109, procRoot: fixture("basic")) == 987654321)
+        #expect(ProcFS.startTime(pid: 100, procRoot: fixture("basic")) == 100007)
+        #expect(ProcFS.startTime(pid: 4242, procRoot: fixture("basic")) == nil)
+        #expect(try ProcFS.bootID(procRoot: fixture("basic")) == "3f0c1a52-8a1e-4c4e-9d55-1a2b3c4d5e6f")
+        #expect(throws: TreesError.self) { try ProcFS.bootID(procRoot: fixture("missing")) }
+    }
+
+    @Test func startTimeOfThisProcessMatchesItsStat() throws {
+        let own = try #require(ProcFS.startTime(pid: getpid()))
+        #expect(own > 0)
+        #expect(ProcFS.startTime(pid: getpid()) == own)
+        #expect(try ProcFS.bootID().count == 36)
+    }
+
+    // MARK: - Parsing
+
+    @Test(arguments: [
+        ("PATH=/usr/bin:/srv/t/app/r1/bin:/bin", ["app@r1"]),
+        ("--config=/srv/t/app/r1/c.ini", ["app@r1"]),
+        ("/srv/t/app/r1", ["app@r1"]),
+        ("/srv/t/app/r1:/srv/t/lib/v2.1+b-3_x/x", ["app@r1", "lib@v2.1+b-3_x"]),
+        ("/srv/t/app/current/job.py", ["app@r7"]),
+        ("/srv/t/other/current/job.py", []),
+        ("/srv/t/.trees/staging/app/r1", []),
+        ("/srv/tx/app/r1 /srv/t-old/app/r1", []),
+        ("/srv/t/App/r1 /srv/t/app/ /srv/t/app", []),
+        ("x\u{0}/srv/t/a/b\u{0}y", ["a@b"]),
+    ] as [(String, [String])])
+    func textAttributesEveryOccurrenceOfTheRoot(text: String, expected: [String]) {
+        var matcher = ProcPathMatcher(roots: ["/srv/t"], resolveCurrent: resolver)
+        #expect(matcher.trees(inText: Array(text.utf8)[...]).map(\.description) == expected)
+    }
+
+    @Test(arguments: [
+        ("/srv/t/app/r1", "app@r1"),
+        ("/srv/t/app/r1/lib/x.so", "app@r1"),
+        ("/srv/t/app/r1 (deleted)", "app@r1"),
+        ("/srv/t/app/r1/my lib/x.so (deleted)", "app@r1"),
+        ("/srv/t/app/r1:x/y", nil),
+        ("/srv/t/app", nil),
+        ("/srv/t/.trees/trash/app/r1", nil),
+        ("/home/srv/t/app/r1", nil),
+        ("socket:[1234]", nil),
+    ] as [(String, String?)])
+    func kernelPathsNeedWholeComponents(path: String, expected: String?) {
+        var matcher = ProcPathMatcher(roots: ["/srv/t"], resolveCurrent: nil)
+        #expect(matcher.tree(ofKernelPath: Array(path.utf8)[...])?.description == expected)
+    }
+
+    @Test func environmentNamesATreeDirectly() {
+        var matcher = ProcPathMatcher(roots: ["/srv/t"], resolveCurrent: resolver)
+        let block = Array("HOME=/root\u{0}TREES_TREE=app@r9\u{0}TREES_TREE=bad\u{0}X=TREES_TREE=no@r1\u{0}TREES_TREE=app@current\u{0}".utf8)
+        #expect(matcher.trees(inEnvironment: block).map(\.description) == ["app@r9", "app@r7"])
+    }
+
+    @Test(arguments: [
+        ("7f1c2a000000-7f1c2a010000 r--p 00000000 08:01 5678                       /srv/t/lib/v2/plug ins/a b.so", "/srv/t/lib/v2/plug ins/a b.so"),
+        ("7f1c2b000000-7f1c2b001000 r--p 00000000 08:01 9999 /x (deleted)", "/x (deleted)"),
+        ("7f1c2d000000-7f1c2d021000 rw-p 00000000 00:00 0                          [heap]", nil),
+        ("7f1c2e000000-7f1c2e021000 rw-p 00000000 00:00 0 ", nil),
+        ("7f1c2e000000-7f1c2e021000 rw-p 00000000 00:00 0", nil),
+    ] as [(String, String?)])
+    func mapsPathIsTheRestOfTheLine(line: String, expected: String?) {
+        let path = ProcMaps.path(ofLine: Array(line.utf8)[...])
+        #expect(path.map { String(decoding: $0, as: UTF8.self) } == expected)
+    }
+
+    @Test(arguments: [
+        ("rw,relatime", "/proc", nil),
+        ("rw,hidepid=0", "/proc", nil),
+        ("rw,hidepid=off,gid=4", "/proc", nil),
+        ("rw,hidepid=2", "/proc", "2"),
+        ("rw,hidepid=ptraceable,gid=4", "/proc", "ptraceable"),
+        ("rw,hidepid=invisible", "/fake/proc", "invisible"),
+    ] as [(String, String, String?)])
+    func hidepidIsReadFromTheProcMount(superOptions: String, mountPoint: String, expected: String?) {
+        let info = "27 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+            + "22 27 0:21 / /proc rw,nosuid,relatime shared:13 - proc proc \(superOptions)\n"
+        #expect(ProcFS.hidepid(inMountInfo: Array(info.utf8), mountPoint: mountPoint) == expected)
+    }
+
+    @Test func hidepidOfTheScannedMountWinsOverOthers() {
+        let info = "22 27 0:21 / /proc rw - proc proc rw,hidepid=off\n"
+            + "40 27 0:30 / /my\\040proc rw - proc proc rw,hidepid=2\n"
+        #expect(ProcFS.hidepid(inMountInfo: Array(info.utf8), mountPoint: "/proc") == nil)
+        #expect(ProcFS.hidepid(inMountInfo: Array(info.utf8), mountPoint: "/my proc") == "2")
+    }
+
+    @Test func evidenceKindsSortInDeclarationOrder() {
+        #expect(EvidenceKind.allCases.reversed().sorted() == EvidenceKind.allCases)
+        #expect(EvidenceKind.lease < .exe && .cmdline < .cgroup)
+    }
+
+    // MARK: - Scanning fixtures
+
+    @Test func fixtureScanAttributesEachKindOfEvidence() throws {
+        let scan = try ProcScanner(treesRoot: fixtureRoot, procRoot: fixture("basic"), currentResolver: resolver).scan()
+        #expect(attribution(scan) == basicExpected)
+        #expect(scan.unknown.isEmpty)
+        #expect(scan.processes.map(\.pid) == scan.processes.map(\.pid).sorted())
+
+        let weird = try #require(scan.processes.first { $0.pid == 109 })
+        #expect(weird.startTime == 987654321)
+        #expect(weird.uid == 1000)
+        #expect(weird.command == "weird")
+        let server = try #require(scan.processes.first { $0.pid == 100 })
+        #expect(server.command == "server --port 8080")
+        #expect(server.uid == 0)
+        #expect(server.startTime == 100007)
+        // The main thread of 113 exited: its process is still found, through thread 114.
+        #expect(scan.processes.first { $0.pid == 113 }?.command == "worker --threads 2")
+
+        #expect(scan.holders(of: ref("app@r1")).map(\.pid) == [100, 106, 109])
+        #expect(scan.holders(of: ref("app@r5")).isEmpty)
+    }
+
+    @Test func currentIsNotAttributedWithoutAResolver() throws {
+        let scan = try ProcScanner(treesRoot: fixtureRoot, procRoot: fixture("basic")).scan()
+        var expected = basicExpected
+        expected[108] = nil
+        #expect(attribution(scan) == expected)
+    }
+
+    @Test func aRootWithATrailingSlashMatchesTheSame() throws {
+        let scan = try ProcScanner(treesRoot: fixtureRoot + "//", procRoot: fixture("basic"), currentResolver: resolver).scan()
+        #expect(attribution(scan) == basicExpected)
+    }
+
+    @Test func aRelativeRootIsRefused() {
+        #expect(throws: TreesError.self) { try ProcScanner(treesRoot: "srv/trees", procRoot: fixture("basic")).scan() }
+    }
+
+    @Test(arguments: [
+        ProcReadFailure(pid: 105, file: "environ", errno: EACCES, reason: "environ: Permission denied", trees: nil),
+        ProcReadFailure(pid: 107, file: "exe", errno: EACCES, reason: "exe: Permission denied",
+                        trees: ["app@r6": [.cmdline], "cfg@c1": [.cmdline]]),
+        ProcReadFailure(pid: 103, file: "fd/3", errno: EPERM, reason: "fd: Operation not permitted", trees: ["data@d1": [.fd]]),
+        ProcReadFailure(pid: 100, file: "exe", errno: EACCES, more: ["cwd", "fd/0", "fd/2", "environ"],
+                        reason: "exe, cwd, fd, environ: Permission denied", trees: nil),
+        ProcReadFailure(pid: 103, file: "fd", errno: EACCES, reason: "fd: Permission denied", trees: nil),
+        ProcReadFailure(pid: 104, file: "maps", errno: EIO, reason: "maps: Input/output error", trees: nil),
+        ProcReadFailure(pid: 104, file: "", errno: EACCES, reason: "104: Permission denied", trees: nil),
+        ProcReadFailure(pid: 102, file: "stat", errno: EACCES, reason: "stat: Permission denied", trees: nil),
+        // Vanished mid-scan: skipped, neither evidence nor unknown.
+        ProcReadFailure(pid: 100, file: "maps", errno: ESRCH, reason: nil, trees: nil),
+        ProcReadFailure(pid: 101, file: "cwd", errno: ENOENT, reason: nil, trees: nil),
+        ProcReadFailure(pid: 106, file: "", errno: ENOENT, reason: nil, trees: nil),
+        // A descriptor closed between listing and reading it is just gone.
+        ProcReadFailure(pid: 103, file: "fd/4", errno: ENOENT, reason: nil, trees: ["app@r4": [.fd]]),
+        // Kernel threads are never unknown: by PF_KTHREAD, or by no exe and no arguments.
+        ProcReadFailure(pid: 111, file: "exe", errno: EACCES, reason: nil, trees: nil),
+        ProcReadFailure(pid: 112, file: "cwd", errno: EACCES, reason: nil, trees: nil),
+    ])
+    func failuresMakeOnlyTheirProcessUnknown(_ failure: ProcReadFailure) throws {
+        let scanner = ProcScanner(treesRoot: fixtureRoot, procRoot: fixture("basic"), currentResolver: resolver)
+        let reader = FailingReader(base: try SystemProcReader(procRoot: fixture("basic")), failure: failure)
+        let scan = try scanner.scan(using: reader)
+
+        #expect(scan.unknown.map(\.pid) == (failure.reason == nil ? [] : [failure.pid]))
+        #expect(scan.unknown.first?.reason == failure.reason)
+        var expected = basicExpected
+        expected[failure.pid] = failure.trees
+        #expect(attribution(scan) == expected)
+    }
+
+    @Test func anUnknownProcessStillShowsItsCommand() throws {
+        let failure = ProcReadFailure(pid: 107, file: "environ", errno: EACCES)
+        let scanner = ProcScanner(treesRoot: fixtureRoot, procRoot: fixture("basic"))
+        let scan = try scanner.scan(using: FailingReader(base: try SystemProcReader(procRoot: fixture("basic")), failure: failure))
+        let unknown = try #require(scan.unknown.first)
+        #expect(unknown.command == "python3 /srv/trees-fixture/app/r6/job.py --config=/srv/trees-fixture/cfg/c1/c.ini")
+    }
+
+    @Test(arguments: [(uid_t(1000), true), (uid_t(0), false)])
+    func hidepidHidesProcessesFromNonRoot(euid: uid_t, reported: Bool) throws {
+        var scanner = ProcScanner(treesRoot: fixtureRoot, procRoot: fixture("hidepid"))
+        scanner.effectiveUID = euid
+        let scan = try scanner.scan()
+        #expect(attribution(scan) == [100: ["app@r1": [.exe]]])
+        #expect(scan.unknown.map(\.pid) == (reported ? [0] : []))
+        #expect(scan.unknown.allSatisfy { $0.reason.contains("hidepid=invisible") })
+    }
+
+    @Test func aProcRootWithoutMountinfoIsNotReportedAsHidden() throws {
+        var scanner = ProcScanner(treesRoot: fixtureRoot, procRoot: fixture("basic"), currentResolver: resolver)
+        scanner.effectiveUID = 1000
+        #expect(try scanner.scan().unknown.isEmpty)
+    }
+}
+
+/// One injected failure and what the scan must make of it.
+struct ProcReadFailure: Sendable, CustomTestStringConvertible {
+    var pid: Int32
+    /// Relative to the pid directory; "" is the directory itself.
+    var file: String
+    var errno: Int32
+    /// Further files of the same process that fail the same way.
+    var more: [String] = []
+    /// The `reason` of the one unknown process, or nil when none may appear.
+    var reason: String? = nil
+    /// What the pid is attributed to afterwards (nil: not listed).
+    var trees: [String: Set<EvidenceKind>]? = nil
+
+    var testDescription: String { "\(pid)/\(file) errno \(errno)" }
+}
+
+/// Wraps the real reader and fails one file of one process.
+private struct FailingReader: ProcReader {
+    let base: any ProcReader
+    let failure: ProcReadFailure
+
+    func processIDs() throws -> [Int32] { try base.processIDs() }
+
+    func process(_ pid: Int32) throws(ProcFileError) -> any ProcessFiles {
+        guard pid == failure.pid else { return try base.process(pid) }
+        if failure.file.isEmpty { throw ProcFileError(file: String(pid), errno: failure.errno) }
+        return FailingFiles(base: try base.process(pid), failure: failure)
+    }
+
+    func mountInfo() throws(ProcFileError) -> [UInt8] { try base.mountInfo() }
+}
+
+private struct FailingFiles: ProcessFiles {
+    let base: any ProcessFiles
+    let failure: ProcReadFailure
+
+    private func check(_ file: String) throws(ProcFileError) {
+        if file == failure.file || failure.more.contains(file) { throw ProcFileError(file: file, errno: failure.errno) }
+    }
+
+    func read(_ file: String) throws(ProcFileError) -> [UInt8] { try check(file); return try base.read(file) }
+    func readLink(_ file: String) throws(ProcFileError) -> [UInt8] { try check(file); return try base.readLink(file) }
+    func list(_ directory: String) throws(ProcFileError) -> [String] { try check(directory); return try base.list(directory) }
+    func subdirectory(_ path: String) throws(ProcFileError) -> any ProcessFiles {
+        try check(path)
+        return FailingFiles(base: try base.subdirectory(path), failure: failure)
+    }
+}
+
+// MARK: - The real /proc
+
+/// `posix_spawn_file_actions_addchdir_np` is glibc-only and not exported to
+/// Swift without _GNU_SOURCE, so look it up at run time.
+private typealias AddChdir = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
+
+extension ProcScannerTests {
+    @Test func realProcAttributesAChildByItsWorkingDirectory() throws {
+        var template = Array("/tmp/trees-procscan-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template).map({ String(cString: $0) }) else {
+            Issue.record("mkdtemp failed: errno \(errno)")
+            return
+        }
+        // /proc shows canonical paths, and /tmp may itself be a symlink.
+        let base = try #require(canonicalPath(made))
+        let root = base + "/root", tree = root + "/app/r1"
+        for dir in [root, root + "/app", tree] { #expect(mkdir(dir, 0o755) == 0) }
+        #expect(symlink("root", base + "/link") == 0)
+        defer {
+            for dir in [tree, root + "/app", root] { rmdir(dir) }
+            unlink(base + "/link")
+            rmdir(base)
+        }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        let addChdir = try #require(dlsym(nil, "posix_spawn_file_actions_addchdir_np").map { unsafeBitCast($0, to: AddChdir.self) })
+        #expect(addChdir(&actions, tree) == 0)
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sleep"), strdup("30"), nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/bin:/bin"), nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var pid: pid_t = 0
+        try #require(posix_spawn(&pid, "/bin/sleep", &actions, nil, argv, envp) == 0)
+        defer {
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        }
+
+        // The canonical root, and a symlink to it: the kernel reports the former.
+        for treesRoot in [root, base + "/link"] {
+            let scan = try ProcScanner(treesRoot: treesRoot).scan()
+            let child = try #require(scan.processes.first(where: { $0.pid == pid }), "child not attributed with root \(treesRoot)")
+            #expect(child.trees == [ref("app@r1"): Set<EvidenceKind>([.cwd])])
+            #expect(child.command == "/bin/sleep 30")
+            #expect(child.startTime == ProcFS.startTime(pid: pid))
+            #expect(child.uid == getuid())
+            #expect(!scan.unknown.contains(where: { $0.pid == pid }))
+            // Not `== [pid]`: a job of another root running in parallel with
+            // TREES_TREE=app@r1 counts too (that variable names no root).
+            #expect(scan.holders(of: ref("app@r1")).contains { $0.pid == pid })
+        }
+    }
+}
