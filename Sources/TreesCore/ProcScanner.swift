@@ -45,7 +45,9 @@ public struct UnknownProcess: Sendable {
     }
 }
 
-/// The result of one pass over /proc.
+/// The result of one pass over /proc. A process some of whose files could
+/// not be read is in `unknown`, and also in `processes` if the rest showed
+/// evidence.
 public struct ProcScan: Sendable {
     /// Processes with evidence for at least one tree, by pid.
     public var processes: [ProcessEvidence]

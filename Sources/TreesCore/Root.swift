@@ -52,6 +52,13 @@ public final class Root: @unchecked Sendable {
         let meta = try dir.openDirectory(".trees")
         try meta.makeDirectory("staging", mode: 0o700, existingOK: true)
         try meta.makeDirectory("trash", mode: 0o700, existingOK: true)
+        // Lock files exist from the start, so later commands (a gc --dry-run
+        // above all) take their locks without writing anything new.
+        for lock in ["install.lock", "gc.lock", "migrate.lock"] {
+            let fd = openat(meta.fd, lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
+            if fd < 0 { throw TreesError.system("cannot create lock file", "\(canonical)/.trees/\(lock)", errno: errno) }
+            close(fd)
+        }
         return Root(path: canonical, dir: dir, meta: meta)
     }
 

@@ -112,10 +112,12 @@ struct GCTests {
         #expect((r1["reason"] as? String ?? "").contains("mount inside"), "\(r1)")
         #expect(try states(s)["r1"] == "deleting")
         // The tmpfs is intact wherever the tree now sits.
-        let trashed = listing(s.root + "/.trees/trash").filter { $0.hasSuffix("inside.txt") }
-        #expect(trashed.count == 1)
-        let trashMount = s.root + "/.trees/trash/" + trashed[0].replacingOccurrences(of: "/inside.txt", with: "")
-        #expect(try String(contentsOfFile: trashMount + "/inside.txt", encoding: .utf8) == "on tmpfs\n")
+        let found = try run("/usr/bin/find", [s.root + "/.trees/trash", "-name", "inside.txt"]).stdout
+            .split(separator: "\n").map(String.init)
+        let inside = try #require(found.first, "the tmpfs is gone from the trash")
+        #expect(found.count == 1)
+        let trashMount = URL(fileURLWithPath: inside).deletingLastPathComponent().path
+        #expect(try String(contentsOfFile: inside, encoding: .utf8) == "on tmpfs\n")
         #expect(try run("/bin/umount", [trashMount]).status == 0)
         _ = try s.trees(["gc", "--min-age", "0", "--keep", "0"])
         #expect(try states(s)["r1"] == "deleted")
@@ -126,7 +128,7 @@ struct GCTests {
         let s = try Scratch()
         try installRevs(s, ["r1"])
         // Hold the gc lock as another gc would.
-        let holder = try Background("/usr/bin/flock", [s.root + "/.trees/gc.lock", "/bin/sleep", "30"])
+        let holder = try Background("/usr/bin/flock", ["-o", s.root + "/.trees/gc.lock", "/bin/sleep", "30"])
         #expect(try eventually { try s.trees(["gc"]).status == 75 })
         holder.stop()
         #expect(try s.trees(["gc", "--wait-lock"]).status == 0)
