@@ -54,7 +54,7 @@ public final class Root: @unchecked Sendable {
         try meta.makeDirectory("trash", mode: 0o700, existingOK: true)
         // Lock files exist from the start, so later commands (a gc --dry-run
         // above all) take their locks without writing anything new.
-        for lock in ["install.lock", "gc.lock", "migrate.lock"] {
+        for lock in ["install.lock", "gc.lock", "migrate.lock", "write.lock"] {
             let fd = openat(meta.fd, lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
             if fd < 0 { throw TreesError.system("cannot create lock file", "\(canonical)/.trees/\(lock)", errno: errno) }
             close(fd)

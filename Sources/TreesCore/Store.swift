@@ -8,6 +8,12 @@ import CSQLite
 public final class Store {
     let db: SQLiteConnection
     public let path: String
+    /// `.trees/write.lock`, taken around every write transaction when it can
+    /// be opened. SQLite's busy handler sleeps and retries, so under a tight
+    /// loop of writers (gc) a waiting writer can starve for seconds; a
+    /// blocking `flock` wakes the next writer the moment the lock is free.
+    private let writeLock: FileDescriptor?
+    private var writeDepth = 0
 
     /// Forward-only migrations; `PRAGMA user_version` is the index of the
     /// last one applied. Never edit one that has shipped: append a new one.
@@ -65,6 +71,8 @@ public final class Store {
 
     init(path: String, metaDirectory: Directory, create: Bool) throws {
         self.path = path
+        let lockFD = openat(metaDirectory.fd, "write.lock", O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        writeLock = lockFD >= 0 ? FileDescriptor(lockFD) : nil
         if !create && access(path, F_OK) != 0 {
             throw TreesError(.notFound, "no state database at \(path)",
                              hint: "Nothing has been installed under this root yet; check --root or TREES_ROOT.")
@@ -138,7 +146,15 @@ public final class Store {
 
     /// A `BEGIN IMMEDIATE` transaction with errors translated.
     public func write<T>(_ body: () throws -> T) throws -> T {
-        try guarded { try db.writeTransaction(body) }
+        if let writeLock, writeDepth == 0 {
+            _ = try? lockFile(writeLock.raw, wait: true, path: path)
+        }
+        writeDepth += 1
+        defer {
+            writeDepth -= 1
+            if let writeLock, writeDepth == 0 { _ = flock(writeLock.raw, LOCK_UN) }
+        }
+        return try guarded { try db.writeTransaction(body) }
     }
 
     @discardableResult

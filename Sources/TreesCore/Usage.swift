@@ -42,6 +42,8 @@ public struct UsageScanner {
     /// container or VM whose init is not dumpable and so cannot be read even
     /// by root without CAP_SYS_PTRACE. Empty by default: fail closed.
     public var ignoredUnknownPIDs: Set<Int32>
+    /// Test seam: replaces the /proc pass (a fake scan with unknown processes).
+    var procScanOverride: (() throws -> ProcScan)?
 
     public init(root: Root, store: Store?, probe: ProcessProbe = ProcessProbe()) {
         self.root = root
@@ -54,7 +56,8 @@ public struct UsageScanner {
     public func scan() throws -> UsageReport {
         let selfPID = getpid()
         let resolver: (TreeName) -> Rev? = { [root] name in try? Activation.currentRev(of: name, in: root) }
-        let proc = try ProcScanner(treesRoot: root.path, procRoot: probe.procRoot, currentResolver: resolver).scan()
+        let proc = try procScanOverride?()
+            ?? ProcScanner(treesRoot: root.path, procRoot: probe.procRoot, currentResolver: resolver).scan()
         var holders: [Holder] = []
         var index: [Key: Int] = [:]
         for process in proc.processes where process.pid != selfPID {
