@@ -85,7 +85,9 @@ public struct Installer {
     private func commit(_ ref: TreeRef, manifest: Manifest, container: Directory) throws -> InstallResult {
         let digest = manifest.digest
         let path = root.treePath(ref)
-        let nameDir = try root.nameDirectory(ref.name, create: true)!
+        guard let nameDir = try root.nameDirectory(ref.name, create: true) else {
+            throw TreesError(.failure, "\(root.path)/\(ref.name) vanished while installing", hint: "Try again.")
+        }
 
         // Settle what a crashed install left, and decide.
         let existing: TreeRecord? = try store.write {

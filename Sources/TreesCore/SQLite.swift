@@ -43,6 +43,13 @@ public final class SQLiteConnection {
         self.path = path
         sqlite3_extended_result_codes(db, 1)
         sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
+        if !readOnly {
+            // Keep -wal and -shm after the last writer closes: a user who may
+            // only read the database (a job's own `trees list` or `ps`) can
+            // then use WAL read-only, which needs both files to exist.
+            var persist: Int32 = 1
+            sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist)
+        }
     }
 
     deinit { sqlite3_close_v2(db) }

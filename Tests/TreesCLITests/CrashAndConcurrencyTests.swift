@@ -69,3 +69,46 @@ struct CrashAndConcurrencyTests {
         #expect(list.filter { $0["current"] as! Bool }.count == 1)
     }
 }
+
+@Suite("locked database and unprivileged callers")
+struct LockedAndUnprivilegedTests {
+    @Test func aLockedDatabaseGives75AndChangesNothing() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") else { return }
+        let s = try Scratch()
+        try installRevs(s, ["r1", "r2"])
+        let before = try s.trees(["list", "--json"]).stdout
+        // Another process holds an exclusive SQLite lock for a while.
+        let holder = try Background("/usr/bin/python3", ["-c", """
+            import sqlite3, time
+            c = sqlite3.connect('\(s.root)/.trees/state.db', isolation_level=None)
+            c.execute('BEGIN EXCLUSIVE')
+            open('\(s.path)/locked', 'w').close()
+            time.sleep(30)
+            """])
+        #expect(eventually { FileManager.default.fileExists(atPath: s.path + "/locked") })
+        let r = try s.trees(["activate", "app@r1"], environment: ["TREES_LOCK_TIMEOUT": "1"])
+        #expect(r.status == 75, "\(r.stderr)")
+        #expect(r.stderr.contains("busy"))
+        holder.stop()
+        #expect(try s.trees(["list", "--json"]).stdout == before)
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: s.root + "/app/current") == "r2")
+    }
+
+    @Test func callerWithoutDatabaseAccessRunsUntrackedOrFailsWithRequireLease() throws {
+        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else { return }
+        let s = try Scratch()
+        try installRevs(s, ["r1"])
+        chmod(s.path, 0o755)
+        let nobody = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", treesBinary]
+        let r = try run(nobody[0], Array(nobody.dropFirst()) + ["exec", "--root", s.root, "app", "--", "/bin/sh", "-c", "echo $TREES_TREE; pwd"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "app@r1\n\(s.root)/app/r1\n")
+        #expect(r.stderr.contains("warning") && r.stderr.contains("without a lease"))
+        let strict = try run(nobody[0], Array(nobody.dropFirst()) + ["exec", "--root", s.root, "--require-lease", "app", "--", "/bin/true"])
+        #expect(strict.status == 1, "\(strict.stderr)")
+        #expect(strict.stderr.contains("cannot take a lease"))
+        // Reading needs no write access.
+        let list = try run(nobody[0], Array(nobody.dropFirst()) + ["list", "--root", s.root, "--json"])
+        #expect(list.status == 0, "\(list.stderr)")
+    }
+}
