@@ -15,8 +15,19 @@ struct Exec: ParsableCommand {
             database is not writable by this user, the job still runs, with a warning, \
             tracked through /proc alone; --require-lease makes that an error.
 
+            With --cgroup, the job runs in a cgroup v2 group of its own, \
+            PARENT/trees-NAME@REV-ID (ID: the lease id, or the pid without a lease), so \
+            descendants that double-fork, leave the tree and clear their environment still \
+            count as running from it (ps shows evidence 'cgroup'), and trees wait wakes when \
+            the group empties; gc and wait remove it once empty. PARENT is --cgroup-parent, \
+            else TREES_CGROUP_PARENT, else this process's own cgroup; it is a path relative \
+            to the cgroup2 mount or an absolute path under it, and must exist. This needs a \
+            writable cgroup v2 hierarchy (usually root, or a delegated subtree); where there \
+            is none, --cgroup fails with exit 1 and runs nothing.
+
             Exit status: CMD's own; 126 when CMD cannot be executed, 127 when it is not \
-            found; 66 no such tree; 75 tree not ready (being collected).
+            found; 66 no such tree; 75 tree not ready (being collected); 1 when --cgroup \
+            cannot make or enter the job's cgroup.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -30,11 +41,18 @@ struct Exec: ParsableCommand {
     @Flag(help: "Fail (exit 1) instead of running without a lease when the database is not writable.")
     var requireLease = false
 
+    @Flag(help: "Run the job in a cgroup of its own (needs a writable cgroup v2 hierarchy).")
+    var cgroup = false
+
+    @Option(help: ArgumentHelp("The cgroup to create the job's cgroup in, relative to the cgroup2 mount or absolute under it (default: TREES_CGROUP_PARENT, else this process's cgroup).", valueName: "PATH"))
+    var cgroupParent: String?
+
     @Argument(parsing: .postTerminator, help: ArgumentHelp("The command and its arguments, after --.", valueName: "CMD"))
     var command: [String] = []
 
     func validate() throws {
         if command.isEmpty { throw ValidationError("Give the command after --, e.g. trees exec app -- bin/job.") }
+        if cgroupParent != nil && !cgroup { throw ValidationError("--cgroup-parent needs --cgroup.") }
     }
 
     func run() throws {
@@ -43,7 +61,8 @@ struct Exec: ParsableCommand {
             throw TreesError(.notFound, "no trees root at \(global.location)")
         }
         let launcher = JobLauncher(root: root)
-        let plan = try launcher.prepare(selector, requireLease: requireLease, command: command.joined(separator: " "))
+        let plan = try launcher.prepare(selector, requireLease: requireLease, command: command.joined(separator: " "),
+                                        cgroup: cgroup ? CgroupRequest(parent: cgroupParent) : nil)
         if let warning = plan.warning { printWarning(warning) }
         let error = launcher.exec(plan, command: command, changeDirectory: !noChdir)
         // Only reached when exec failed: the job never ran, so give the lease back.
@@ -112,6 +131,8 @@ struct LeaseCommand: ParsableCommand {
             let live: Bool
             let acquired_at: String
             let command: String?
+            /// The job's cgroup (`trees exec --cgroup`), relative to the cgroup v2 mount.
+            let cgroup: String?
         }
 
         func run() throws {
@@ -122,7 +143,8 @@ struct LeaseCommand: ParsableCommand {
             let store = try root.openStore(create: true)
             let rows = try Leases(root: root, store: store).list().map {
                 Row(id: $0.lease.id, tree: TreeJSON($0.lease.tree), pid: $0.lease.pid, liveness: $0.liveness.rawValue,
-                    live: $0.liveness == .live, acquired_at: rfc3339($0.lease.acquiredAt), command: $0.lease.command)
+                    live: $0.liveness == .live, acquired_at: rfc3339($0.lease.acquiredAt), command: $0.lease.command,
+                    cgroup: $0.lease.cgroup)
             }
             if json { return try printJSON(rows) }
             printTable(["LEASE", "TREE", "PID", "STATE", "ACQUIRED", "COMMAND"], rows.map {

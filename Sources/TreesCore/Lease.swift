@@ -16,6 +16,9 @@ public struct Lease: Sendable {
     public var uid: UInt32?
     public var acquiredAt: Int64
     public var command: String?
+    /// The job's own cgroup (`trees exec --cgroup`), as a path relative to
+    /// the cgroup v2 mount, e.g. `/trees/trees-app@r1-0123456789abcdef`.
+    public var cgroup: String? = nil
 }
 
 /// Whether a lease's process is still the process that took it.
@@ -167,7 +170,7 @@ public struct Leases {
     /// Every lease (of `ref` if given) with its liveness now.
     public func list(_ ref: TreeRef? = nil) throws -> [(lease: Lease, liveness: Liveness)] {
         var sql = """
-            SELECT l.id, t.name, t.rev, l.boot_id, l.pid, l.start_time, l.pidfd_inode, l.uid, l.acquired_at, l.command
+            SELECT l.id, t.name, t.rev, l.boot_id, l.pid, l.start_time, l.pidfd_inode, l.uid, l.acquired_at, l.command, l.cgroup
             FROM leases l JOIN trees t ON t.id = l.tree_id
             """
         var values: [SQLValue] = []
@@ -184,15 +187,29 @@ public struct Leases {
                 id: id, tree: TreeRef(name: treeName, rev: treeRev), bootID: row[3].text ?? "",
                 pid: Int32(truncatingIfNeeded: row[4].int ?? 0), startTime: UInt64(bitPattern: row[5].int ?? 0),
                 pidfdInode: row[6].int.map { UInt64(bitPattern: $0) }, uid: row[7].int.map { UInt32(truncatingIfNeeded: $0) },
-                acquiredAt: row[8].int ?? 0, command: row[9].text)
+                acquiredAt: row[8].int ?? 0, command: row[9].text, cgroup: row[10].text)
             return (lease, probe.liveness(of: lease, bootID: bootID))
         }
     }
 
-    /// Deletes leases whose process is gone; returns how many.
+    /// Records the cgroup that `trees exec --cgroup` made for a lease's job.
+    public func recordCgroup(_ cgroup: String, for id: String) throws {
+        try store.write {
+            try store.query("UPDATE leases SET cgroup = ? WHERE id = ?", [.text(cgroup), .text(id)])
+            if store.db.changes == 0 { throw TreesError(.notFound, "no lease \(quoted(id))") }
+        }
+    }
+
+    /// Deletes leases whose process is gone; returns how many. Their job
+    /// cgroups (`trees exec --cgroup`) are removed when empty; a dead lease
+    /// whose cgroup still holds the job's descendants keeps its row (it keeps
+    /// no tree alive: the descendants are found through /proc) until a later
+    /// prune finds the cgroup empty and removes it.
     @discardableResult
     public func pruneDead() throws -> Int {
-        let dead = try list().filter { $0.liveness != .live }.map(\.lease.id)
+        let deadLeases = try list().filter { $0.liveness != .live }.map(\.lease)
+        let populated = Cgroup.removeEmptyJobCgroups(leases: deadLeases, procRoot: probe.procRoot)
+        let dead = deadLeases.map(\.id).filter { !populated.contains($0) }
         guard !dead.isEmpty else { return 0 }
         return try store.write {
             var count = 0

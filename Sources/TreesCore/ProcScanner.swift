@@ -251,7 +251,7 @@ extension ProcScanner {
         }
     }
 
-    /// Everything after exe: cwd, root, fd, maps, environ and the arguments.
+    /// Everything after exe: cwd, root, fd, maps, environ, the arguments and the cgroup.
     private func inspectLinks(_ files: any ProcessFiles, exe: [UInt8]?, cmdline: [UInt8],
                               found: inout ProcessFindings, matcher: inout ProcPathMatcher) throws(ProcessGone) {
         if let exe { found.add(matcher.tree(ofKernelPath: exe[...]), .exe) }
@@ -278,6 +278,16 @@ extension ProcScanner {
             for ref in matcher.trees(inEnvironment: environ) { found.add(ref, .environ) }
         }
         for ref in matcher.trees(inText: cmdline[...]) { found.add(ref, .cmdline) }
+        // A job cgroup (`trees exec --cgroup`) holds every descendant of the
+        // job, whatever it did to its environment and directory. The name
+        // is not tied to this root: see `Cgroup.tree(inProcCgroup:)`.
+        do throws(ProcFileError) {
+            found.add(Cgroup.tree(inProcCgroup: try files.read("cgroup")), .cgroup)
+        } catch {
+            if error.errno == ESRCH { throw ProcessGone() }
+            // ENOENT: a kernel without cgroups, or a fixture without the file.
+            if error.errno != ENOENT { found.record(error) }
+        }
     }
 
     /// Another thread of `pid` to read through, when the main thread is gone.

@@ -65,6 +65,8 @@ public final class Store {
         );
         CREATE INDEX history_name ON history(name, id);
         """,
+        // 2: the job's own cgroup (`trees exec --cgroup`), relative to the cgroup v2 mount.
+        "ALTER TABLE leases ADD COLUMN cgroup TEXT;",
     ]
 
     static var schemaVersion: Int64 { Int64(migrations.count) }
@@ -78,7 +80,8 @@ public final class Store {
                              hint: "Nothing has been installed under this root yet; check --root or TREES_ROOT.")
         }
         do {
-            db = try SQLiteConnection(path: path, create: create)
+            db = try SQLiteConnection(path: path, create: create,
+                                      busyTimeoutMilliseconds: Int32(Store.lockTimeout * 1000))
         } catch let e as SQLiteError {
             throw Store.translate(e, path: path)
         }
@@ -139,6 +142,29 @@ public final class Store {
         }
     }
 
+    /// How long a command waits for a busy database before giving up with
+    /// status 75: `TREES_LOCK_TIMEOUT` seconds, default 30.
+    static let lockTimeout: Double = {
+        if let v = getenv("TREES_LOCK_TIMEOUT"), let seconds = Double(String(cString: v)), seconds >= 0 { return seconds }
+        return 30
+    }()
+
+    /// Takes `.trees/write.lock`, polling finely so that a hung holder makes
+    /// this fail with 75 after the lock timeout instead of blocking forever.
+    private func takeWriteLock(_ fd: Int32) throws {
+        let deadline = monotonicNow() + Store.lockTimeout
+        var pause: useconds_t = 500
+        while true {
+            if try lockFile(fd, wait: false, path: path) { return }
+            if monotonicNow() >= deadline {
+                throw TreesError(.temporary, "state database \(path) is busy: another trees process holds its write lock",
+                                 hint: "Try again later; if it persists, look for a hung trees process (fuser \(path)).")
+            }
+            usleep(pause)
+            pause = min(pause * 2, 4000)
+        }
+    }
+
     /// Runs `body`, turning SQLite errors into `TreesError`s.
     func guarded<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch let e as SQLiteError { throw Store.translate(e, path: path) }
@@ -147,7 +173,7 @@ public final class Store {
     /// A `BEGIN IMMEDIATE` transaction with errors translated.
     public func write<T>(_ body: () throws -> T) throws -> T {
         if let writeLock, writeDepth == 0 {
-            _ = try? lockFile(writeLock.raw, wait: true, path: path)
+            try takeWriteLock(writeLock.raw)
         }
         writeDepth += 1
         defer {

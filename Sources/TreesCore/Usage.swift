@@ -80,6 +80,17 @@ public struct UsageScanner {
                 }
             }
         }
+        // Text evidence (a command line, an environment value) can name a
+        // tree that was never installed, `ROOT/app/r*` in a glob say; only
+        // trees present under the root are reported.
+        var present: [TreeRef: Bool] = [:]
+        holders = holders.filter { holder in
+            if let known = present[holder.tree] { return known }
+            let exists = ((try? root.nameDirectory(holder.tree.name)).flatMap { $0 }
+                .map { (try? isRealDirectory($0, holder.tree.rev.value)) ?? true }) ?? false
+            present[holder.tree] = exists
+            return exists
+        }
         holders.sort { ($0.tree.name.value, $0.tree.rev.value, $0.pid) < ($1.tree.name.value, $1.tree.rev.value, $1.pid) }
         let unknown = proc.unknown.filter { $0.pid != selfPID }
         return UsageReport(holders: holders, unknown: unknown.filter { !ignoredUnknownPIDs.contains($0.pid) },
