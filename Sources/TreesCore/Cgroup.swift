@@ -36,32 +36,7 @@ public struct Cgroup: Sendable {
     /// The first cgroup2 mount whose root is the hierarchy's root (a bind
     /// mount of a subtree would not match the paths of `/proc/PID/cgroup`).
     static func mountPoint(inMountInfo info: [UInt8]) -> String? {
-        for line in info.split(separator: ProcBytes.newline) {
-            let fields = line.split(separator: ProcBytes.space)
-            // id parent dev root mountpoint options [optional...] - fstype source superoptions
-            guard let dash = fields.firstIndex(where: { $0.elementsEqual("-".utf8) }), dash >= 6,
-                  dash + 1 < fields.count, fields[dash + 1].elementsEqual("cgroup2".utf8),
-                  fields[3].elementsEqual("/".utf8) else { continue }
-            return unescapeMountField(fields[4])
-        }
-        return nil
-    }
-
-    /// mountinfo escapes space, tab, newline and backslash as `\ooo`.
-    private static func unescapeMountField(_ field: ArraySlice<UInt8>) -> String {
-        var out: [UInt8] = []
-        var i = field.startIndex
-        while i < field.endIndex {
-            if field[i] == UInt8(ascii: "\\"), field.endIndex - i >= 4,
-               let value = UInt8(String(decoding: field[(i + 1)...(i + 3)], as: UTF8.self), radix: 8) {
-                out.append(value)
-                i += 4
-            } else {
-                out.append(field[i])
-                i += 1
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
+        MountInfoEntry.parse(info).first { $0.fileSystemType == "cgroup2" && $0.root == "/" }?.mountPoint
     }
 
     // MARK: - Paths

@@ -69,38 +69,16 @@ public enum ProcFS {
         var foundMountPoint = false
         var atMountPoint: String?
         var elsewhere: String?
-        for line in info.split(separator: UInt8(ascii: "\n")) {
-            let fields = line.split(separator: UInt8(ascii: " "))
-            // id parent dev root mountpoint options [optional...] - fstype source superoptions
-            guard let dash = fields.firstIndex(where: { $0.elementsEqual("-".utf8) }), dash >= 6,
-                  dash + 3 < fields.count, fields[dash + 1].elementsEqual("proc".utf8) else { continue }
-            let here = unescapeMountField(fields[4]) == mountPoint
+        for entry in MountInfoEntry.parse(info) where entry.fileSystemType == "proc" {
+            let here = entry.mountPoint == mountPoint
             foundMountPoint = foundMountPoint || here
-            let options = (fields[5] + [UInt8(ascii: ",")] + fields[dash + 3]).split(separator: UInt8(ascii: ","))
-            for option in options where option.starts(with: "hidepid=".utf8) {
-                let value = String(decoding: option.dropFirst(8), as: UTF8.self)
+            for option in entry.options where option.hasPrefix("hidepid=") {
+                let value = String(option.dropFirst(8))
                 guard value != "0", value != "off" else { continue }
                 if here { atMountPoint = atMountPoint ?? value } else { elsewhere = elsewhere ?? value }
             }
         }
         return foundMountPoint ? atMountPoint : elsewhere
-    }
-
-    /// mountinfo escapes space, tab, newline and backslash as `\ooo`.
-    private static func unescapeMountField(_ field: ArraySlice<UInt8>) -> String {
-        var out: [UInt8] = []
-        var i = field.startIndex
-        while i < field.endIndex {
-            if field[i] == UInt8(ascii: "\\"), field.endIndex - i >= 4,
-               let value = UInt8(String(decoding: field[(i + 1)...(i + 3)], as: UTF8.self), radix: 8) {
-                out.append(value)
-                i += 4
-            } else {
-                out.append(field[i])
-                i += 1
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// Reads a whole file by path (following symlinks: used for the proc

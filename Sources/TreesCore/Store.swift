@@ -171,6 +171,7 @@ public final class Store {
     }
 
     /// A `BEGIN IMMEDIATE` transaction with errors translated.
+    @discardableResult
     public func write<T>(_ body: () throws -> T) throws -> T {
         if let writeLock, writeDepth == 0 {
             try takeWriteLock(writeLock.raw)
