@@ -112,3 +112,36 @@ struct LockedAndUnprivilegedTests {
         #expect(list.status == 0, "\(list.stderr)")
     }
 }
+
+@Suite("full disk and vanished processes")
+struct FullDiskTests {
+    @Test func aFullDiskGives75AndLeavesNothingBehind() throws {
+        guard getuid() == 0 else { return }
+        let s = try Scratch()
+        try FileManager.default.createDirectory(atPath: s.root, withIntermediateDirectories: true)
+        guard try run("/bin/mount", ["-t", "tmpfs", "-o", "size=2m", "trees-test-full", s.root]).status == 0 else { return }
+        defer { _ = try? run("/bin/umount", ["-l", s.root]) }
+        try installRevs(s, ["r1"])
+        let before = try s.trees(["list", "--json"]).stdout
+        // Four MiB of content cannot fit in what is left of two.
+        let chunk = String(repeating: "x", count: 1 << 20)
+        for i in 0..<4 { try s.write("big/f\(i)", chunk) }
+        let r = try s.trees(["install", "app@big", s.path + "/big"])
+        #expect(r.status == 75, "\(r.stderr)")
+        #expect(r.stderr.contains("No space left") && r.stderr.contains("Free space"))
+        #expect(!s.exists("root/app/big"))
+        #expect(listing(s.root + "/.trees/staging").isEmpty)
+        #expect(try s.trees(["list", "--json"]).stdout == before)
+        #expect(try s.trees(["verify", "app@r1"]).status == 0)
+    }
+
+    @Test func aLeaseForAVanishedProcessIsRefused() throws {
+        let s = try Scratch()
+        try installRevs(s, ["r1"])
+        let gone = try Background("/bin/true", [])
+        gone.stop()
+        let r = try s.trees(["lease", "acquire", "app", "--pid", String(gone.pid)])
+        #expect(r.status == 66, "\(r.stderr)")
+        #expect(try s.trees(["lease", "list", "--json"]).stdout.contains("[\n\n]") || (try json(try s.trees(["lease", "list", "--json"]).stdout) as! [Any]).isEmpty)
+    }
+}
