@@ -108,12 +108,13 @@ struct ArchiveExtractor {
     }
 
     /// Splits a member path into components, refusing absolute paths and `..`.
-    func memberComponents(_ path: FileName) throws -> [FileName] {
-        if path.first == 0x2f { throw bad("member \(path.display) has an absolute path") }
+    func memberComponents(_ path: FileName, what: String? = nil) throws -> [FileName] {
+        let subject = what ?? "member \(path.display)"
+        if path.first == 0x2f { throw bad("\(subject) has an absolute path") }
         var out: [FileName] = []
         for part in path.split(separator: 0x2f, omittingEmptySubsequences: true) {
             if part == [0x2e] { continue }
-            if part == [0x2e, 0x2e] { throw bad("member \(path.display) climbs out with '..'") }
+            if part == [0x2e, 0x2e] { throw bad("\(subject) climbs out with '..'") }
             out.append(Array(part))
         }
         return out
@@ -175,7 +176,7 @@ struct ArchiveExtractor {
     }
 
     private mutating func link(to target: FileName, root: Directory, as name: FileName, in parent: Directory, member: String) throws {
-        let targetComponents = try memberComponents(target)
+        let targetComponents = try memberComponents(target, what: "hard link \(member) -> \(target.display)")
         guard let targetName = targetComponents.last else { throw bad("hard link \(member) has an empty target") }
         let targetParent: Directory
         do {
