@@ -23,6 +23,11 @@ public enum SQLValue: Sendable, Equatable {
 
 /// A small wrapper over the system libsqlite3: one connection, prepared
 /// statements finalised in `deinit`, and `BEGIN IMMEDIATE` for every write.
+///
+/// Chosen over GRDB.swift by measurement, since `trees exec` opens the
+/// database once per job: open + one `BEGIN IMMEDIATE` insert took 4.0-4.9 ms
+/// and 8 MB peak RSS with this wrapper, 8.3-10.2 ms and 21 MB with GRDB 7.10
+/// (which loads full Foundation and ICU), release builds, hyperfine, 100 runs.
 public final class SQLiteConnection {
     let db: OpaquePointer
     public let path: String
