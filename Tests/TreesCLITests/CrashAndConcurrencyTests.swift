@@ -120,7 +120,7 @@ struct FullDiskTests {
         let s = try Scratch()
         try FileManager.default.createDirectory(atPath: s.root, withIntermediateDirectories: true)
         guard try run("/bin/mount", ["-t", "tmpfs", "-o", "size=2m", "trees-test-full", s.root]).status == 0 else { return }
-        defer { _ = try? run("/bin/umount", ["-l", s.root]) }
+        defer { unmountAll(under: s.path) }
         try installRevs(s, ["r1"])
         let before = try s.trees(["list", "--json"]).stdout
         // Four MiB of content cannot fit in what is left of two.

@@ -105,7 +105,8 @@ struct GCTests {
         try installRevs(s, ["r2"])
         let mountPoint = s.root + "/app/r1/mnt"
         guard try run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "trees-test", mountPoint]).status == 0 else { return }
-        defer { _ = try? run("/bin/umount", ["-l", mountPoint]) }
+        // The mount moves with the tree into the trash: unmount wherever it ended up.
+        defer { unmountAll(under: s.path) }
         try "on tmpfs\n".write(toFile: mountPoint + "/inside.txt", atomically: false, encoding: .utf8)
         let out = try json(try s.trees(["gc", "--min-age", "0", "--keep", "0", "--json"]).stdout) as! [[String: Any]]
         let r1 = out.first { $0["rev"] as? String == "r1" }!
@@ -175,5 +176,15 @@ struct GCTests {
         try timer.write(toFile: s.path + "/trees-gc.timer", atomically: false, encoding: .utf8)
         let r = try run("/usr/bin/systemd-analyze", ["verify", "--man=no", s.path + "/trees-gc.timer", s.path + "/trees-gc.service"])
         #expect(r.status == 0, "\(r.stderr)")
+    }
+}
+
+/// Lazily unmounts every mount below `path` (a test's own tmpfs, wherever it moved).
+func unmountAll(under path: String) {
+    guard let mounts = try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8) else { return }
+    for line in mounts.split(separator: "\n") {
+        let fields = line.split(separator: " ")
+        guard fields.count > 1, fields[1].hasPrefix(path + "/") else { continue }
+        _ = try? run("/bin/umount", ["-l", String(fields[1])])
     }
 }
