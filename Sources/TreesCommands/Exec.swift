@@ -64,12 +64,8 @@ struct Exec: ParsableCommand {
         let plan = try launcher.prepare(selector, requireLease: requireLease, command: command.joined(separator: " "),
                                         cgroup: cgroup ? CgroupRequest(parent: cgroupParent) : nil)
         if let warning = plan.warning { printWarning(warning) }
-        let error = launcher.exec(plan, command: command, changeDirectory: !noChdir)
-        // Only reached when exec failed: the job never ran, so give the lease back.
-        if let lease = plan.lease, let store = try? root.openStore() {
-            try? Leases(root: root, store: store).release(lease.id)
-        }
-        throw error
+        // Only returns when exec failed (the lease is already given back).
+        throw launcher.exec(plan, command: command, changeDirectory: !noChdir)
     }
 }
 

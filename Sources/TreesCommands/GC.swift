@@ -76,11 +76,7 @@ struct Pin: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: ArgumentHelp("The tree to pin.", valueName: "NAME@REV")) var tree: String
 
-    func run() throws {
-        let ref = try TreeRef(parsing: tree)
-        let (root, store) = try global.openExisting()
-        try Collector(root: root, store: store).setPinned(ref, true)
-    }
+    func run() throws { try setPinned(tree, true, global) }
 }
 
 struct Unpin: ParsableCommand {
@@ -88,11 +84,14 @@ struct Unpin: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: ArgumentHelp("The tree to unpin.", valueName: "NAME@REV")) var tree: String
 
-    func run() throws {
-        let ref = try TreeRef(parsing: tree)
-        let (root, store) = try global.openExisting()
-        try Collector(root: root, store: store).setPinned(ref, false)
-    }
+    func run() throws { try setPinned(tree, false, global) }
+}
+
+/// `pin` and `unpin` differ only in the flag they set.
+private func setPinned(_ tree: String, _ pinned: Bool, _ global: GlobalOptions) throws {
+    let ref = try TreeRef(parsing: tree)
+    let (root, store) = try global.openExisting()
+    try Collector(root: root, store: store).setPinned(ref, pinned)
 }
 
 struct Remove: ParsableCommand {

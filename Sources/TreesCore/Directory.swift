@@ -172,12 +172,6 @@ public final class Directory: @unchecked Sendable {
     func sync() throws {
         try syscall("cannot sync", path) { fsync(fd) }
     }
-
-    func unlink(_ name: String, directory: Bool = false) throws {
-        try syscall("cannot remove", child(Array(name.utf8))) {
-            unlinkat(fd, name, directory ? AT_REMOVEDIR : 0)
-        }
-    }
 }
 
 /// Takes an advisory lock (`flock`) on an open file, retrying EINTR.

@@ -41,12 +41,17 @@ public struct JobLauncher {
         do {
             try enterCgroup(cgroup, plan: &plan)
         } catch {
-            if let lease = plan.lease, let store = try? root.openStore() {
-                try? Leases(root: root, store: store, probe: probe).release(lease.id)
-            }
+            giveBackLease(plan)
             throw error
         }
         return plan
+    }
+
+    /// The job never ran: its lease must not keep the tree.
+    private func giveBackLease(_ plan: JobPlan) {
+        if let lease = plan.lease, let store = try? root.openStore() {
+            try? Leases(root: root, store: store, probe: probe).release(lease.id)
+        }
     }
 
     private func prepareLease(_ selector: TreeSelector, requireLease: Bool, command: String) throws -> JobPlan {
@@ -90,7 +95,8 @@ public struct JobLauncher {
     }
 
     /// Sets the environment, changes directory and executes `command`.
-    /// Returns only on failure, with the error to report (126 or 127).
+    /// Returns only on failure, with the error to report (126 or 127),
+    /// after giving the lease back and leaving the job's cgroup.
     public func exec(_ plan: JobPlan, command: [String], changeDirectory: Bool) -> TreesError {
         setenv("TREES_ROOT", root.path, 1)
         setenv("TREES_TREE", plan.tree.description, 1)
@@ -99,6 +105,7 @@ public struct JobLauncher {
         if changeDirectory && chdir(plan.path) != 0 {
             let err = errno
             leaveCgroup(plan)
+            giveBackLease(plan)
             return TreesError.system("cannot change directory to", plan.path, errno: err)
         }
         let argv = command.map { strdup($0) } + [nil]
@@ -106,6 +113,7 @@ public struct JobLauncher {
         let err = errno
         argv.forEach { free($0) }
         leaveCgroup(plan)
+        giveBackLease(plan)
         switch err {
         case ENOENT, ENOTDIR:
             return TreesError(.commandNotFound, "\(command[0]): command not found", errno: err)
@@ -129,15 +137,7 @@ extension JobLauncher {
 extension Leases {
     /// Resolves a selector from the disk alone, for a caller without database access.
     static func resolveWithoutStore(_ selector: TreeSelector, root: Root) throws -> TreeRef {
-        let ref: TreeRef
-        if let rev = selector.rev {
-            ref = TreeRef(name: selector.name, rev: rev)
-        } else {
-            guard let rev = try Activation.currentRev(of: selector.name, in: root) else {
-                throw TreesError(.notFound, "\(selector.name) has no current revision")
-            }
-            ref = TreeRef(name: selector.name, rev: rev)
-        }
+        let ref = try resolve(selector, root: root)
         guard let nameDir = try root.nameDirectory(ref.name), try isRealDirectory(nameDir, ref.rev.value) else {
             throw TreesError(.notFound, "no tree \(ref)")
         }

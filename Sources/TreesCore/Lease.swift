@@ -58,7 +58,7 @@ public struct ProcessProbe: Sendable {
 
     /// `(startTime, state)` of a pid from `/proc/PID/stat`, or nil when gone.
     public func stat(of pid: Int32) -> (startTime: UInt64, state: Character)? {
-        guard let text = readSmallText("\(procRoot)/\(pid)/stat"), let parsed = ProcFS.parseStat(text) else { return nil }
+        guard let bytes = try? ProcFS.readFile("\(procRoot)/\(pid)/stat"), let parsed = ProcStat(bytes[...]) else { return nil }
         return (parsed.startTime, parsed.state)
     }
 
@@ -88,22 +88,6 @@ public struct ProcessProbe: Sendable {
     }
 }
 
-/// Reads a small file (a /proc entry) whole; nil if it cannot be read.
-func readSmallText(_ path: String) -> String? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var out: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let n = retryingEINTR { read(fd, &buffer, buffer.count) }
-        if n < 0 { return nil }
-        if n == 0 { break }
-        out += buffer[0..<n]
-    }
-    return String(decoding: out, as: UTF8.self)
-}
-
 /// Taking, releasing and listing leases.
 public struct Leases {
     public let root: Root
@@ -129,7 +113,7 @@ public struct Leases {
         let bootID = try probe.bootID()
         let inode = probe.pidfdInode(of: pid)
         return try store.write {
-            let ref = try resolve(selector)
+            let ref = try Leases.resolve(selector, root: root)
             guard let row = try store.tree(ref), row.state != .deleted, row.state != .installing else {
                 throw TreesError(.notFound, "no tree \(ref)")
             }
@@ -150,7 +134,7 @@ public struct Leases {
     }
 
     /// Resolves NAME to NAME@(current rev); NAME@REV stays as given.
-    public func resolve(_ selector: TreeSelector) throws -> TreeRef {
+    public static func resolve(_ selector: TreeSelector, root: Root) throws -> TreeRef {
         if let rev = selector.rev { return TreeRef(name: selector.name, rev: rev) }
         guard let rev = try Activation.currentRev(of: selector.name, in: root) else {
             throw TreesError(.notFound, "\(selector.name) has no current revision",
@@ -227,11 +211,6 @@ public struct Leases {
         defer { try? release(lease.id) }
         return try body(lease)
     }
-}
-
-extension Lease {
-    /// `ROOT/NAME/REV` of the leased tree.
-    public func path(in root: Root) -> String { root.treePath(tree) }
 }
 
 func newLeaseID() -> String {

@@ -2,23 +2,6 @@
 import Glibc
 #endif
 
-/// Who a process is, in a way pid reuse and reboots cannot fool:
-/// `(boot_id, pid, starttime)`.
-public struct ProcessIdentity: Hashable, Sendable, Encodable {
-    /// `/proc/sys/kernel/random/boot_id`: changes at every boot.
-    public var bootID: String
-    public var pid: Int32
-    /// Field 22 of `/proc/PID/stat`: clock ticks after boot at which the
-    /// process started. A reused pid gets a later start time.
-    public var startTime: UInt64
-
-    public init(bootID: String, pid: Int32, startTime: UInt64) {
-        self.bootID = bootID
-        self.pid = pid
-        self.startTime = startTime
-    }
-}
-
 /// Reading process facts from a proc filesystem whose root tests can replace.
 public enum ProcFS {
     /// The id of the running boot, trimmed of its newline.

@@ -24,7 +24,3 @@ func syscall<T: BinaryInteger>(_ call: String, _ path: @autoclosure () -> String
     }
     return result
 }
-
-/// The errno of the last failed call, as a value (so it is captured before cleanup).
-@inline(__always)
-var lastErrno: Int32 { errno }

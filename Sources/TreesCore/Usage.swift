@@ -22,7 +22,6 @@ public struct UsageReport: Sendable {
     public var ignoredUnknown: [UnknownProcess] = []
 
     public func holders(of ref: TreeRef) -> [Holder] { holders.filter { $0.tree == ref } }
-    public func holders(of name: TreeName) -> [Holder] { holders.filter { $0.tree.name == name } }
 
     /// Distinct pids per tree, for `list`'s jobs column.
     public var jobsByTree: [TreeRef: Int] {
@@ -106,8 +105,8 @@ public struct UsageScanner {
 extension ProcessProbe {
     /// Unix time at which a process with this start time (clock ticks since boot) started.
     public func startedAt(_ startTime: UInt64) -> Int64? {
-        guard let stat = readSmallText("\(procRoot)/stat"),
-              let line = stat.split(separator: "\n").first(where: { $0.hasPrefix("btime ") }),
+        guard let bytes = try? ProcFS.readFile("\(procRoot)/stat"),
+              let line = String(decoding: bytes, as: UTF8.self).split(separator: "\n").first(where: { $0.hasPrefix("btime ") }),
               let boot = Int64(line.dropFirst(6).trimmingPrefixSpaces()) else { return nil }
         let ticks = Int64(sysconf(Int32(_SC_CLK_TCK)))
         guard ticks > 0 else { return nil }
