@@ -46,26 +46,12 @@ func formatBytes(_ bytes: Int64) -> String {
     return "\(tenths / 10).\(tenths % 10) \(units[unit])"
 }
 
-/// Shows progress of long work on stderr, only when stderr is a terminal,
-/// only after the work has taken more than a moment, at most ten times a second.
-final class TerminalProgress {
-    let enabled = isatty(2) == 1
-    let started = monotonicNow()
-    var lastDraw = 0.0
-    var drawn = false
-
-    func update(_ p: Progress) {
-        guard enabled else { return }
-        let now = monotonicNow()
-        guard now - started > 0.5, now - lastDraw > 0.1 else { return }
-        lastDraw = now
-        drawn = true
-        writeStandardError("\r\u{1B}[K\(p.phase): \(p.files) files, \(formatBytes(p.bytes))")
+/// `{"name": …, "rev": …}` as ps and lease list print a tree.
+struct TreeJSON: Encodable {
+    let name: String
+    let rev: String
+    init(_ ref: TreeRef) {
+        name = ref.name.value
+        rev = ref.rev.value
     }
-
-    func finish() {
-        if drawn { writeStandardError("\r\u{1B}[K") }
-    }
-
-    var handler: ProgressHandler { { [self] in self.update($0) } }
 }

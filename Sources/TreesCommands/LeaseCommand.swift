@@ -1,0 +1,86 @@
+import ArgumentParser
+import TreesCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct LeaseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lease",
+        abstract: "Take, release and list leases (for supervisors that start jobs themselves).",
+        subcommands: [Acquire.self, Release.self, ListLeases.self])
+
+    struct Acquire: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Take a lease on a tree for a process and print its id.",
+            discussion: "Exit status: 66 no such tree or process; 75 tree not ready.")
+
+        @OptionGroup var global: GlobalOptions
+
+        @Argument(help: ArgumentHelp("The code base (its current revision) or one tree.", valueName: "NAME[@REV]"))
+        var tree: String
+
+        @Option(help: ArgumentHelp("The process that runs from the tree (default: the caller's parent, e.g. the shell).", valueName: "PID"))
+        var pid: Int32?
+
+        func run() throws {
+            let selector = try TreeSelector(parsing: tree)
+            let (root, store) = try global.openExisting()
+            let lease = try Leases(root: root, store: store).acquire(selector, pid: pid ?? getppid())
+            print(lease.id)
+        }
+    }
+
+    struct Release: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Release a lease.", discussion: "Exit status: 66 no such lease.")
+
+        @OptionGroup var global: GlobalOptions
+
+        @Argument(help: ArgumentHelp("The lease id that acquire printed.", valueName: "ID"))
+        var id: String
+
+        func run() throws {
+            let (root, store) = try global.openExisting()
+            try Leases(root: root, store: store).release(id)
+        }
+    }
+
+    struct ListLeases: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List leases and whether each process still lives.")
+
+        @OptionGroup var global: GlobalOptions
+
+        @Flag(help: "Print the result as JSON.")
+        var json = false
+
+        struct Row: Encodable {
+            let id: String
+            let tree: TreeJSON
+            let pid: Int32
+            let liveness: String
+            let live: Bool
+            let acquired_at: String
+            let command: String?
+            /// The job's cgroup (`trees exec --cgroup`), relative to the cgroup v2 mount.
+            let cgroup: String?
+        }
+
+        func run() throws {
+            guard let root = try Root.openExisting(global.location) else {
+                if json { try printJSON([Row]()) }
+                return
+            }
+            let store = try root.openStore(create: true)
+            let rows = try Leases(root: root, store: store).list().map {
+                Row(id: $0.lease.id, tree: TreeJSON($0.lease.tree), pid: $0.lease.pid, liveness: $0.liveness.rawValue,
+                    live: $0.liveness == .live, acquired_at: rfc3339($0.lease.acquiredAt), command: $0.lease.command,
+                    cgroup: $0.lease.cgroup)
+            }
+            if json { return try printJSON(rows) }
+            printTable(["LEASE", "TREE", "PID", "STATE", "ACQUIRED", "COMMAND"], rows.map {
+                [$0.id, "\($0.tree.name)@\($0.tree.rev)", String($0.pid), $0.liveness, $0.acquired_at, $0.command ?? ""]
+            })
+        }
+    }
+}

@@ -1,0 +1,36 @@
+import ArgumentParser
+import TreesCore
+
+struct Remove: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Delete one tree now, by the same protocol as gc.",
+        discussion: """
+            Refuses with exit 75 and the list of users when the tree is in use, current or \
+            pinned; --wait waits for it to drain first (with --timeout). Exit 66 for no such tree.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: ArgumentHelp("The tree to delete.", valueName: "NAME@REV")) var tree: String
+    @Flag(help: "Wait until nothing runs from the tree, then delete it.") var wait = false
+    @Option(help: ArgumentHelp("With --wait, give up after this long (exit 75).", valueName: "DURATION")) var timeout: String?
+
+    func validate() throws {
+        if let timeout, parseDuration(timeout) == nil { throw ValidationError("invalid DURATION '\(timeout)': use 90, 30s, 5m, 2h or 1d") }
+    }
+
+    func run() throws {
+        let ref = try TreeRef(parsing: tree)
+        let (root, store) = try global.openExisting()
+        let collector = Collector(root: root, store: store)
+        if wait {
+            let result = try Waiter(scanner: collector.scanner).wait(for: ref, timeout: timeout.flatMap(parseDuration).map(Double.init))
+            if !result.done {
+                let pids = result.report.holders(of: ref).map { String($0.pid) } + result.report.unknown.map { "\($0.pid) (unknown)" }
+                throw TreesError(.temporary, "timed out waiting for \(ref); still in use by pids \(pids.joined(separator: ", "))")
+            }
+        }
+        guard let lock = try collector.lock(wait: true) else { return }
+        let outcome = try withExtendedLifetime(lock) { try collector.remove(ref) }
+        print("deleted \(ref) (\(formatBytes(outcome.bytesFreed)) freed)")
+    }
+}

@@ -1,0 +1,34 @@
+import ArgumentParser
+import TreesCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let exitStatusHelp = """
+    EXIT STATUS:
+      0   success
+      1   unexpected failure, or a damaged or unusable state database
+      64  usage error (bad option, bad DURATION)
+      65  bad input: invalid NAME or REV, hostile or damaged archive,
+          conflicting re-install, modified tree (verify)
+      66  no such tree, source, git ref or previous revision
+      75  temporary: busy, in use, timed out, or no space left; retry later
+    """
+
+struct Trees: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trees",
+        abstract: "Install every revision side by side; delete an old one only when its last job has exited.",
+        discussion: """
+            Each revision NAME@REV lives at ROOT/NAME/REV, read-only; ROOT/NAME/current \
+            points at the active one. State is kept in ROOT/.trees/state.db (SQLite).
+
+            ENVIRONMENT:
+              TREES_ROOT  the root when --root is not given (default /srv/trees)
+
+            \(exitStatusHelp)
+            """,
+        version: "0.1.0",
+        subcommands: [Install.self, Activate.self, Rollback.self, List.self, Verify.self,
+                      Exec.self, LeaseCommand.self, Ps.self, Wait.self, GC.self, Pin.self, Unpin.self, Remove.self])
+}

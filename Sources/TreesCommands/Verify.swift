@@ -1,0 +1,39 @@
+import ArgumentParser
+import TreesCore
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check that a tree still holds exactly what was installed.",
+        discussion: "Recomputes the content digest. Exits 0 when intact, 65 listing the differing paths when modified.\n\n\(exitStatusHelp)")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: ArgumentHelp("The tree to verify.", valueName: "NAME@REV"))
+    var tree: String
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    struct Report: Encodable {
+        let tree: String
+        let intact: Bool
+        let differences: [String]
+    }
+
+    func run() throws {
+        let ref = try TreeRef(parsing: tree)
+        let (root, store) = try global.openExisting()
+        let progress = TerminalProgress()
+        let differences = try Verifier(root: root, store: store).verify(ref, progress: progress.handler)
+        progress.finish()
+        if json {
+            try printJSON(Report(tree: ref.description, intact: differences.isEmpty, differences: differences))
+        } else if differences.isEmpty {
+            print("\(ref): intact")
+        } else {
+            print("\(ref): modified")
+            for d in differences { print("  \(d)") }
+        }
+        if !differences.isEmpty { throw CommandFailure(status: 65) }
+    }
+}

@@ -1,0 +1,43 @@
+import ArgumentParser
+import TreesCore
+
+struct Wait: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Wait until nothing runs from a tree.",
+        discussion: """
+            Returns 0 once no live lease and no /proc evidence remain. DURATION is 90, 30s, \
+            5m, 2h or 1d; on timeout exits 75 and prints who is still there.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: ArgumentHelp("The tree to wait for.", valueName: "NAME@REV"))
+    var tree: String
+
+    @Option(help: ArgumentHelp("Give up after this long (exit 75).", valueName: "DURATION"))
+    var timeout: String?
+
+    func validate() throws {
+        if let timeout, parseDuration(timeout) == nil {
+            throw ValidationError("invalid DURATION '\(timeout)': use 90, 30s, 5m, 2h or 1d")
+        }
+    }
+
+    func run() throws {
+        let ref = try TreeRef(parsing: tree)
+        let (root, store) = try global.openExisting()
+        guard try store.tree(ref) != nil else { throw TreesError(.notFound, "no tree \(ref)") }
+        let waiter = Waiter(scanner: UsageScanner(root: root, store: store))
+        let result = try waiter.wait(for: ref, timeout: timeout.flatMap(parseDuration).map(Double.init))
+        if result.done { return }
+        var lines = ["timed out waiting for \(ref); still running from it:"]
+        for h in result.report.holders(of: ref) {
+            lines.append("  pid \(h.pid) (\(h.evidence.sorted().map(\.rawValue).joined(separator: ","))): \(h.command)")
+        }
+        for u in result.report.unknown {
+            lines.append("  pid \(u.pid) could not be inspected (\(u.reason)): \(u.command)")
+        }
+        writeStandardError("trees: " + lines.joined(separator: "\n") + "\n")
+        throw CommandFailure(status: 75)
+    }
+}

@@ -1,0 +1,100 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Moves `ROOT/NAME/current`. The symlink on disk is the truth about what is
+/// current; the database records when each tree became and stopped being
+/// current, and what was current before (for rollback).
+public struct Activation {
+    public let root: Root
+    public let store: Store
+
+    public init(root: Root, store: Store) {
+        self.root = root
+        self.store = store
+    }
+
+    /// The rev `ROOT/NAME/current` points at, or nil when there is none.
+    /// A link whose target is not a plain valid rev is reported, not followed.
+    public static func currentRev(of name: TreeName, in root: Root) throws -> Rev? {
+        guard let nameDir = try root.nameDirectory(name) else { return nil }
+        return try currentRev(nameDir)
+    }
+
+    static func currentRev(_ nameDir: Directory) throws -> Rev? {
+        let target: String
+        do {
+            target = try nameDir.readLink("current")
+        } catch let e as TreesError where e.errno == ENOENT {
+            return nil
+        } catch let e as TreesError where e.errno == EINVAL {
+            throw TreesError(.failure, "\(nameDir.path)/current is not a symlink",
+                             hint: "Move it away; trees manages this link itself.")
+        }
+        guard Rev.isValid(target), let rev = try? Rev(target) else {
+            throw TreesError(.failure, "\(nameDir.path)/current points at \(quoted(target)), which is not a revision",
+                             hint: "Run `trees activate NAME@REV` to point it at an installed tree.")
+        }
+        return rev
+    }
+
+    /// Points `current` at REV with one `rename(2)` of a fresh relative
+    /// symlink, inside a write transaction so activations are serialised.
+    /// - Returns: the rev that was current before, if any.
+    @discardableResult
+    public func activate(_ ref: TreeRef) throws -> Rev? {
+        try store.write {
+            guard let row = try store.tree(ref), row.state != .deleted, row.state != .installing else {
+                throw TreesError(.notFound, "no tree \(ref)", hint: "Install it first: trees install \(ref) SOURCE.")
+            }
+            guard row.state == .ready else {
+                throw TreesError(.temporary, "\(ref) is \(row.state.rawValue) and cannot become current",
+                                 hint: "Wait for the running `trees gc` to finish, then try again.")
+            }
+            guard let nameDir = try root.nameDirectory(ref.name), try isRealDirectory(nameDir, ref.rev.value) else {
+                throw TreesError(.notFound, "\(root.treePath(ref)) is missing on disk",
+                                 hint: "Reinstall it, or run `trees verify \(ref)`.")
+            }
+            let previous = try Activation.currentRev(nameDir)
+            if previous == ref.rev { return previous }
+            let temporary = ".current.new"
+            _ = unlinkat(nameDir.fd, temporary, 0)
+            try syscall("cannot create symlink", "\(nameDir.path)/\(temporary)") {
+                symlinkat(ref.rev.value, nameDir.fd, temporary)
+            }
+            try syscall("cannot replace", "\(nameDir.path)/current") {
+                renameat(nameDir.fd, temporary, nameDir.fd, "current")
+            }
+            try nameDir.sync()
+            let now = unixNow()
+            try store.query("UPDATE trees SET activated_at = ?, deactivated_at = NULL WHERE id = ?", [.int(now), .int(row.id)])
+            if let previous {
+                try store.query("UPDATE trees SET deactivated_at = ? WHERE name = ? AND rev = ?",
+                                [.int(now), .text(ref.name.value), .text(previous.value)])
+            }
+            try store.record(ref.name.value, ref.rev.value, event: "activated", previous: previous?.value)
+            return previous
+        }
+    }
+
+    /// Activates the revision that was current before the present one.
+    /// Throws `.notFound` (66) when there is none or it is gone.
+    public func rollback(_ name: TreeName) throws -> TreeRef {
+        guard let current = try Activation.currentRev(of: name, in: root) else {
+            throw TreesError(.notFound, "\(name) has no current revision to roll back from")
+        }
+        let rows = try store.query("""
+            SELECT previous FROM history WHERE name = ? AND rev = ? AND event = 'activated'
+            ORDER BY id DESC LIMIT 1
+            """, [.text(name.value), .text(current.value)])
+        guard let text = rows.first?.first?.text, let previous = try? Rev(text) else {
+            throw TreesError(.notFound, "\(name)@\(current) has no previous revision to roll back to")
+        }
+        let target = TreeRef(name: name, rev: previous)
+        guard let row = try store.tree(target), row.state == .ready || row.state == .condemned else {
+            throw TreesError(.notFound, "the previous revision \(target) is no longer installed")
+        }
+        try activate(target)
+        return target
+    }
+}

@@ -1,0 +1,32 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Checks a tree's content against the manifest recorded at install.
+public struct Verifier {
+    public let root: Root
+    public let store: Store
+
+    public init(root: Root, store: Store) {
+        self.root = root
+        self.store = store
+    }
+
+    /// - Returns: the differing paths (empty when intact).
+    public func verify(_ ref: TreeRef, progress: ProgressHandler? = nil) throws -> [String] {
+        guard let row = try store.tree(ref), [.ready, .condemned].contains(row.state) else {
+            throw TreesError(.notFound, "no tree \(ref)")
+        }
+        guard let body = try store.manifest(treeID: row.id), let expected = Manifest.decode(body) else {
+            throw TreesError(.database, "no manifest recorded for \(ref) in \(store.path)")
+        }
+        guard let nameDir = try root.nameDirectory(ref.name), try isRealDirectory(nameDir, ref.rev.value) else {
+            return ["missing: \(root.treePath(ref))"]
+        }
+        let tree = try nameDir.openDirectory(ref.rev.value)
+        let actual = try Manifest.build(of: tree, seal: false, progress: progress)
+        if actual.digest == row.digest { return [] }
+        let differences = expected.differences(to: actual)
+        return differences.isEmpty ? ["digest differs: \(actual.digest)"] : differences
+    }
+}

@@ -1,0 +1,74 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Combines leases (from the store, when there is one) with /proc evidence.
+public struct UsageScanner {
+    public let root: Root
+    public let store: Store?
+    public var probe: ProcessProbe
+    /// Pids whose being uninspectable the operator accepts, from
+    /// `TREES_IGNORE_UNKNOWN_PIDS` (comma-separated). Typically `1` in a
+    /// container or VM whose init is not dumpable and so cannot be read even
+    /// by root without CAP_SYS_PTRACE. Empty by default: fail closed.
+    public var ignoredUnknownPIDs: Set<Int32>
+    /// Test seam: replaces the /proc pass (a fake scan with unknown processes).
+    var procScanOverride: (() throws -> ProcScan)?
+
+    public init(root: Root, store: Store?, probe: ProcessProbe = ProcessProbe()) {
+        self.root = root
+        self.store = store
+        self.probe = probe
+        let text = getenv("TREES_IGNORE_UNKNOWN_PIDS").map { String(cString: $0) } ?? ""
+        ignoredUnknownPIDs = Set(text.split(separator: ",").compactMap { Int32($0.trimmingPrefixSpaces()) })
+    }
+
+    public func scan() throws -> UsageReport {
+        let selfPID = getpid()
+        let resolver: (TreeName) -> Rev? = { [root] name in try? Activation.currentRev(of: name, in: root) }
+        let proc = try procScanOverride?()
+            ?? ProcScanner(treesRoot: root.path, procRoot: probe.procRoot, currentResolver: resolver).scan()
+        var holders: [Holder] = []
+        var index: [Key: Int] = [:]
+        for process in proc.processes where process.pid != selfPID {
+            for (tree, kinds) in process.trees {
+                index[Key(pid: process.pid, tree: tree)] = holders.count
+                holders.append(Holder(pid: process.pid, tree: tree, evidence: kinds, command: process.command,
+                                      startTime: process.startTime, leaseID: nil))
+            }
+        }
+        if let store {
+            for (lease, liveness) in try Leases(root: root, store: store, probe: probe).list() where liveness == .live {
+                let key = Key(pid: lease.pid, tree: lease.tree)
+                if let i = index[key] {
+                    holders[i].evidence.insert(.lease)
+                    holders[i].leaseID = lease.id
+                } else {
+                    index[key] = holders.count
+                    holders.append(Holder(pid: lease.pid, tree: lease.tree, evidence: [.lease],
+                                          command: lease.command ?? "", startTime: lease.startTime, leaseID: lease.id))
+                }
+            }
+        }
+        // Text evidence (a command line, an environment value) can name a
+        // tree that was never installed, `ROOT/app/r*` in a glob say; only
+        // trees present under the root are reported.
+        var present: [TreeRef: Bool] = [:]
+        holders = holders.filter { holder in
+            if let known = present[holder.tree] { return known }
+            let exists = ((try? root.nameDirectory(holder.tree.name)).flatMap { $0 }
+                .map { (try? isRealDirectory($0, holder.tree.rev.value)) ?? true }) ?? false
+            present[holder.tree] = exists
+            return exists
+        }
+        holders.sort { ($0.tree.name.value, $0.tree.rev.value, $0.pid) < ($1.tree.name.value, $1.tree.rev.value, $1.pid) }
+        let unknown = proc.unknown.filter { $0.pid != selfPID }
+        return UsageReport(holders: holders, unknown: unknown.filter { !ignoredUnknownPIDs.contains($0.pid) },
+                           ignoredUnknown: unknown.filter { ignoredUnknownPIDs.contains($0.pid) })
+    }
+
+    private struct Key: Hashable {
+        let pid: Int32
+        let tree: TreeRef
+    }
+}

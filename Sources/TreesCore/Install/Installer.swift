@@ -1,0 +1,193 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CTreesShim
+
+/// Builds a tree in `ROOT/.trees/staging/`, seals it (read-only, fsynced,
+/// digested) and renames it into `ROOT/NAME/REV` in one `rename(2)`.
+///
+/// Crash safety: until the rename, only staging holds anything, and staging
+/// containers are locked with `flock` by their installer, so a later install
+/// removes the unlocked (dead) ones. The row is written `installing` with its
+/// digest before the rename and `ready` after it; a later install finding an
+/// `installing` row adopts the directory if the rename happened (a renamed
+/// directory is always complete) or drops the row if it did not.
+public struct Installer {
+    public let root: Root
+    public let store: Store
+    public var progress: ProgressHandler?
+
+    public init(root: Root, store: Store, progress: ProgressHandler? = nil) {
+        self.root = root
+        self.store = store
+        self.progress = progress
+    }
+
+    public func install(_ ref: TreeRef, from source: Source) throws -> InstallResult {
+        if case .directory(let path) = source {
+            // A source that holds the root would copy staging into itself forever.
+            if root.path == path || root.path.hasPrefix(path.hasSuffix("/") ? path : path + "/") {
+                throw TreesError(.badInput, "source \(path) contains the root \(root.path)",
+                                 hint: "Copy from a directory outside the root.")
+            }
+        }
+        let staging = try root.staging()
+        // Cleaning and creating happen under the install lock, so a cleaner
+        // never sees a container in the instant before its owner locks it.
+        let container = try withExtendedLifetime(try root.lock("install.lock", wait: true)) {
+            try removeStaleStaging(staging)
+            return try makeContainer(staging, for: ref)
+        }
+        defer { try? removeContainer(container.name, in: staging) }
+
+        try container.dir.makeDirectory("tree", mode: 0o700)
+        let tree = try container.dir.openDirectory("tree")
+        try fill(tree, from: source, scratch: container.dir.path)
+        // The tree's own directory is readable by jobs of every user, as the
+        // root of an installed program usually is; seal strips its write bits.
+        try syscall("cannot set mode of", tree.path) { fchmod(tree.fd, 0o755) }
+        let manifest = try Manifest.build(of: tree, seal: true, progress: progress)
+        try syscall("cannot sync", container.dir.path) { fsync(container.dir.fd) }
+
+        // One installer at a time from here: the commit phase is short, and
+        // serialising it makes crash recovery of `installing` rows exact.
+        let lock = try root.lock("install.lock", wait: true)
+        defer { withExtendedLifetime(lock) {} }
+        return try commit(ref, manifest: manifest, container: container.dir)
+    }
+
+    private func fill(_ tree: Directory, from source: Source, scratch: String) throws {
+        switch source {
+        case .directory(let path):
+            var copier = DirectoryCopier(progress: progress)
+            try copier.copy(from: try Directory.open(path), to: tree)
+            progress?(copier.tally)
+        case .archive(let path):
+            var extractor = ArchiveExtractor(progress: progress, archivePath: path)
+            try extractor.extract(into: tree)
+            progress?(extractor.tally)
+        case .git(let repo, let ref):
+            let tar = try GitExporter(source: repo, ref: ref, scratch: scratch).export()
+            var extractor = ArchiveExtractor(progress: progress, archivePath: tar)
+            try extractor.extract(into: tree)
+            progress?(extractor.tally)
+        }
+    }
+
+    private func commit(_ ref: TreeRef, manifest: Manifest, container: Directory) throws -> InstallResult {
+        let digest = manifest.digest
+        let path = root.treePath(ref)
+        guard let nameDir = try root.nameDirectory(ref.name, create: true) else {
+            throw TreesError(.failure, "\(root.path)/\(ref.name) vanished while installing", hint: "Try again.")
+        }
+
+        // Settle what a crashed install left, and decide.
+        let existing: TreeRecord? = try store.write {
+            var row = try store.tree(ref)
+            if let r = row, r.state == .installing {
+                if try isRealDirectory(nameDir, ref.rev.value) {
+                    try store.setState(r.id, .ready)
+                    try store.record(ref.name.value, ref.rev.value, event: "installed", detail: "recovered after an interrupted install")
+                    row = try store.tree(ref)
+                } else {
+                    try store.query("DELETE FROM trees WHERE id = ?", [.int(r.id)])
+                    row = nil
+                }
+            }
+            if let r = row {
+                switch r.state {
+                case .ready, .condemned:
+                    return r
+                case .deleting:
+                    throw TreesError(.temporary, "\(ref) is being deleted",
+                                     hint: "Run the install again once `trees gc` has finished.")
+                default:
+                    break
+                }
+            }
+            if try nameDir.exists(ref.rev.value) {
+                throw TreesError(.badInput, "\(path) exists but is not a tree trees installed",
+                                 hint: "Move it out of the way and install again.")
+            }
+            try store.query("""
+                INSERT INTO trees (name, rev, state, path, digest, bytes, files, state_changed_at)
+                VALUES (?, ?, 'installing', ?, ?, ?, ?, ?)
+                ON CONFLICT (name, rev) DO UPDATE SET state = 'installing', path = excluded.path,
+                    digest = excluded.digest, bytes = excluded.bytes, files = excluded.files,
+                    state_changed_at = excluded.state_changed_at, pinned = 0,
+                    activated_at = NULL, deactivated_at = NULL,
+                    deleted_at = NULL, delete_reason = NULL, bytes_freed = NULL
+                """, [.text(ref.name.value), .text(ref.rev.value), .text(path), .text(digest),
+                      .int(manifest.bytes), .int(manifest.files), .int(unixNow())])
+            return nil
+        }
+        if let existing {
+            guard existing.digest == digest else {
+                throw TreesError(.badInput, "\(ref) is already installed with different content (\(existing.digest ?? "no digest"), new \(digest))",
+                                 hint: "A revision's content never changes; install it under a new REV.")
+            }
+            return InstallResult(tree: existing, path: path, alreadyInstalled: true)
+        }
+
+        let rc = CT_renameat_noreplace(container.fd, "tree", nameDir.fd, ref.rev.value)
+        if rc != 0 {
+            let err = errno
+            _ = try? store.write { try store.query("DELETE FROM trees WHERE name = ? AND rev = ? AND state = 'installing'",
+                                                   [.text(ref.name.value), .text(ref.rev.value)]) }
+            throw TreesError.system("cannot move the staged tree into", path, errno: err)
+        }
+        try nameDir.sync()
+        let record = try store.write {
+            try store.query("""
+                UPDATE trees SET state = 'ready', installed_at = ?, state_changed_at = ? WHERE name = ? AND rev = ?
+                """, [.int(unixNow()), .int(unixNow()), .text(ref.name.value), .text(ref.rev.value)])
+            guard let row = try store.tree(ref) else {
+                throw TreesError(.failure, "the row of \(ref) vanished during install")
+            }
+            try store.query("INSERT OR REPLACE INTO manifests (tree_id, body) VALUES (?, ?)",
+                            [.int(row.id), .blob(manifest.encoded)])
+            try store.record(ref.name.value, ref.rev.value, event: "installed", detail: digest)
+            return row
+        }
+        return InstallResult(tree: record, path: path, alreadyInstalled: false)
+    }
+
+    // MARK: staging
+
+    struct Container {
+        let name: FileName
+        let dir: Directory
+        let lock: FileDescriptor
+    }
+
+    /// A fresh, locked staging container `NAME@REV.PID.RANDOM`.
+    private func makeContainer(_ staging: Directory, for ref: TreeRef) throws -> Container {
+        var random: UInt64 = 0
+        _ = CT_getrandom(&random, 8)
+        let name = Array("\(ref).\(getpid()).\(String(random, radix: 36))".utf8)
+        try staging.makeDirectory(name, mode: 0o700)
+        let dir = try staging.openDirectory(name)
+        // The lock lives on the directory itself: once this process dies,
+        // for any reason, the next install can take it and clean up.
+        _ = try lockFile(dir.fd, wait: true, path: dir.path)
+        return Container(name: name, dir: dir, lock: dir.handle)
+    }
+
+    private func removeContainer(_ name: FileName, in staging: Directory) throws {
+        var remover = Remover(device: try staging.status().st_dev)
+        try remover.remove(name, in: staging)
+    }
+
+    /// Removes staging containers whose installer is gone (their lock is free).
+    func removeStaleStaging(_ staging: Directory) throws {
+        for entry in try staging.entries() {
+            guard let dir = try? staging.openDirectory(entry.name) else {
+                try? removeContainer(entry.name, in: staging)
+                continue
+            }
+            if try lockFile(dir.fd, wait: false, path: dir.path) {
+                try removeContainer(entry.name, in: staging)
+            }
+        }
+    }
+}

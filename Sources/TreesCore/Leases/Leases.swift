@@ -1,0 +1,135 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CTreesShim
+
+/// Taking, releasing and listing leases.
+public struct Leases {
+    public let root: Root
+    public let store: Store
+    public var probe: ProcessProbe
+
+    public init(root: Root, store: Store, probe: ProcessProbe = ProcessProbe()) {
+        self.root = root
+        self.store = store
+        self.probe = probe
+    }
+
+    /// Takes a lease for `pid` on NAME@REV, or on the current rev of NAME.
+    /// One `BEGIN IMMEDIATE` transaction resolves `current`, checks that the
+    /// tree is `ready` and records the lease, so a GC that condemned the
+    /// tree a moment earlier makes this fail (75) instead of racing it.
+    /// - Throws: `.notFound` (66) for no such tree, `.temporary` (75) when
+    ///   the tree is not ready, `.notFound` when the process does not exist.
+    public func acquire(_ selector: TreeSelector, pid: Int32, command: String? = nil) throws -> Lease {
+        guard let identity = probe.stat(of: pid) else {
+            throw TreesError(.notFound, "no process \(pid)")
+        }
+        let bootID = try probe.bootID()
+        let inode = probe.pidfdInode(of: pid)
+        return try store.write {
+            let ref = try Leases.resolve(selector, root: root)
+            guard let row = try store.tree(ref), row.state != .deleted, row.state != .installing else {
+                throw TreesError(.notFound, "no tree \(ref)")
+            }
+            guard row.state == .ready else {
+                throw TreesError(.temporary, "\(ref) is \(row.state.rawValue) and takes no new leases",
+                                 hint: "It is being garbage-collected; start the job from `current` instead.")
+            }
+            let lease = Lease(id: newLeaseID(), tree: ref, bootID: bootID, pid: pid, startTime: identity.startTime,
+                              pidfdInode: inode, uid: getuid(), acquiredAt: unixNow(), command: command)
+            try store.query("""
+                INSERT INTO leases (id, tree_id, boot_id, pid, start_time, pidfd_inode, uid, acquired_at, command)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, [.text(lease.id), .int(row.id), .text(bootID), .int(Int64(pid)), .int(Int64(bitPattern: identity.startTime)),
+                      inode.map { .int(Int64(bitPattern: $0)) } ?? .null, .int(Int64(getuid())), .int(lease.acquiredAt),
+                      command.map { .text($0) } ?? .null])
+            return lease
+        }
+    }
+
+    /// Resolves NAME to NAME@(current rev); NAME@REV stays as given.
+    public static func resolve(_ selector: TreeSelector, root: Root) throws -> TreeRef {
+        if let rev = selector.rev { return TreeRef(name: selector.name, rev: rev) }
+        guard let rev = try Activation.currentRev(of: selector.name, in: root) else {
+            throw TreesError(.notFound, "\(selector.name) has no current revision",
+                             hint: "Activate one: trees activate \(selector.name)@REV.")
+        }
+        return TreeRef(name: selector.name, rev: rev)
+    }
+
+    /// Releases a lease. Throws `.notFound` (66) for an unknown id.
+    public func release(_ id: String) throws {
+        try store.write {
+            try store.query("DELETE FROM leases WHERE id = ?", [.text(id)])
+            if store.db.changes == 0 { throw TreesError(.notFound, "no lease \(quoted(id))") }
+        }
+    }
+
+    /// Every lease (of `ref` if given) with its liveness now.
+    public func list(_ ref: TreeRef? = nil) throws -> [(lease: Lease, liveness: Liveness)] {
+        var sql = """
+            SELECT l.id, t.name, t.rev, l.boot_id, l.pid, l.start_time, l.pidfd_inode, l.uid, l.acquired_at, l.command, l.cgroup
+            FROM leases l JOIN trees t ON t.id = l.tree_id
+            """
+        var values: [SQLValue] = []
+        if let ref {
+            sql += " WHERE t.name = ? AND t.rev = ?"
+            values = [.text(ref.name.value), .text(ref.rev.value)]
+        }
+        sql += " ORDER BY l.acquired_at, l.id"
+        let bootID = try probe.bootID()
+        return try store.query(sql, values).compactMap { row in
+            guard let id = row[0].text, let name = row[1].text, let rev = row[2].text,
+                  let treeName = try? TreeName(name), let treeRev = try? Rev(rev) else { return nil }
+            let lease = Lease(
+                id: id, tree: TreeRef(name: treeName, rev: treeRev), bootID: row[3].text ?? "",
+                pid: Int32(truncatingIfNeeded: row[4].int ?? 0), startTime: UInt64(bitPattern: row[5].int ?? 0),
+                pidfdInode: row[6].int.map { UInt64(bitPattern: $0) }, uid: row[7].int.map { UInt32(truncatingIfNeeded: $0) },
+                acquiredAt: row[8].int ?? 0, command: row[9].text, cgroup: row[10].text)
+            return (lease, probe.liveness(of: lease, bootID: bootID))
+        }
+    }
+
+    /// Records the cgroup that `trees exec --cgroup` made for a lease's job.
+    public func recordCgroup(_ cgroup: String, for id: String) throws {
+        try store.write {
+            try store.query("UPDATE leases SET cgroup = ? WHERE id = ?", [.text(cgroup), .text(id)])
+            if store.db.changes == 0 { throw TreesError(.notFound, "no lease \(quoted(id))") }
+        }
+    }
+
+    /// Deletes leases whose process is gone; returns how many. Their job
+    /// cgroups (`trees exec --cgroup`) are removed when empty; a dead lease
+    /// whose cgroup still holds the job's descendants keeps its row (it keeps
+    /// no tree alive: the descendants are found through /proc) until a later
+    /// prune finds the cgroup empty and removes it.
+    @discardableResult
+    public func pruneDead() throws -> Int {
+        let deadLeases = try list().filter { $0.liveness != .live }.map(\.lease)
+        let populated = Cgroup.removeEmptyJobCgroups(leases: deadLeases, procRoot: probe.procRoot)
+        let dead = deadLeases.map(\.id).filter { !populated.contains($0) }
+        guard !dead.isEmpty else { return 0 }
+        return try store.write {
+            var count = 0
+            for id in dead {
+                try store.query("DELETE FROM leases WHERE id = ?", [.text(id)])
+                count += store.db.changes
+            }
+            return count
+        }
+    }
+
+    /// Runs `body` while holding a lease for this process on `selector`.
+    public func withLease<T>(_ selector: TreeSelector, _ body: (Lease) throws -> T) throws -> T {
+        let lease = try acquire(selector, pid: getpid())
+        defer { try? release(lease.id) }
+        return try body(lease)
+    }
+}
+
+func newLeaseID() -> String {
+    var bytes = [UInt8](repeating: 0, count: 8)
+    _ = CT_getrandom(&bytes, bytes.count)
+    return hex(bytes)
+}

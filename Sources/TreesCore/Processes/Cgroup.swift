@@ -1,0 +1,263 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A cgroup v2 hierarchy, for `trees exec --cgroup`: the job runs in a
+/// cgroup of its own, `PARENT/trees-NAME@REV-ID`, so that descendants which
+/// double-fork, leave the tree and clear their environment are still
+/// attributed to the tree (the scanner reads `/proc/PID/cgroup`), and
+/// `cgroup.events` (`populated 0`) tells `trees wait` when the group empties.
+///
+/// Cgroup paths are kept as the kernel shows them in `/proc/PID/cgroup`:
+/// relative to the mount, starting with `/` (`/` is the hierarchy's root).
+public struct Cgroup: Sendable {
+    /// Where the cgroup2 filesystem is mounted, e.g. `/sys/fs/cgroup`, or
+    /// `/sys/fs/cgroup/unified` in a hybrid layout.
+    public let mountPoint: String
+
+    /// Every job cgroup's name starts with this.
+    public static let namePrefix = "trees-"
+    /// Where the parent of job cgroups may be configured when `--cgroup-parent` is not given.
+    public static let parentEnvironmentKey = "TREES_CGROUP_PARENT"
+
+    public init(mountPoint: String) {
+        var point = mountPoint
+        while point.count > 1 && point.hasSuffix("/") { point.removeLast() }
+        self.mountPoint = point
+    }
+
+    /// The cgroup2 mount of the hierarchy's root from `PROC/self/mountinfo`,
+    /// nil when there is none (a cgroup v1-only host, a container without it).
+    public static func find(procRoot: String = "/proc") -> Cgroup? {
+        guard let info = try? ProcFS.readFile(procRoot + "/self/mountinfo") else { return nil }
+        return mountPoint(inMountInfo: info).map(Cgroup.init(mountPoint:))
+    }
+
+    /// The first cgroup2 mount whose root is the hierarchy's root (a bind
+    /// mount of a subtree would not match the paths of `/proc/PID/cgroup`).
+    static func mountPoint(inMountInfo info: [UInt8]) -> String? {
+        MountInfoEntry.parse(info).first { $0.fileSystemType == "cgroup2" && $0.root == "/" }?.mountPoint
+    }
+
+    // MARK: - Paths
+
+    /// The absolute path of a cgroup path (`/a/b` → `MOUNT/a/b`).
+    public func absolutePath(_ cgroup: String) -> String {
+        cgroup == "/" ? mountPoint : mountPoint + cgroup
+    }
+
+    /// A parent as a user spells it: relative to the mount (`trees`,
+    /// `/system.slice/jobs.slice`, as `/proc/self/cgroup` shows it) or an
+    /// absolute path under the mount (`/sys/fs/cgroup/trees`). Returns the
+    /// cgroup path (`/trees`); `.` and `..` are refused, so it never leaves
+    /// the hierarchy.
+    public func normalize(_ spelled: String) throws -> String {
+        var rest = spelled
+        if rest == mountPoint {
+            rest = "/"
+        } else if rest.hasPrefix(mountPoint + "/") {
+            rest = String(rest.dropFirst(mountPoint.count))
+        }
+        let components = rest.split(separator: "/", omittingEmptySubsequences: true)
+        for c in components where c == "." || c == ".." || c.contains("\n") || c.contains("\0") {
+            throw TreesError(.usage, "invalid cgroup parent \(quoted(spelled)): '.', '..' and newlines are not allowed",
+                             hint: "Give a path relative to \(mountPoint), or an absolute path under it.")
+        }
+        let cgroup = "/" + components.joined(separator: "/")
+        // `/sys/fs/cgroup/cpu` on a hybrid host is a v1 hierarchy, not a path under the v2 mount.
+        var st = stat()
+        if spelled.hasPrefix("/"), rest == spelled, lstat(absolutePath(cgroup), &st) != 0, lstat(spelled, &st) == 0 {
+            throw TreesError(.failure, "--cgroup: \(spelled) is not in the cgroup v2 hierarchy mounted at \(mountPoint)",
+                             hint: "Give a parent under \(mountPoint) with --cgroup-parent.")
+        }
+        return cgroup
+    }
+
+    /// The cgroup v2 path of a process from the text of `/proc/PID/cgroup`
+    /// (its `0::/path` line), nil when it has none.
+    static func v2Path(inProcCgroup text: [UInt8]) -> ArraySlice<UInt8>? {
+        let key = Array("0::".utf8)
+        for line in text.split(separator: ProcBytes.newline) where line.starts(with: key) {
+            return line.dropFirst(key.count)
+        }
+        return nil
+    }
+
+    /// The calling process's own cgroup, e.g. `/user.slice/session-1.scope`.
+    public static func ownCgroup(procRoot: String = "/proc") -> String? {
+        guard let text = try? ProcFS.readFile(procRoot + "/self/cgroup"),
+              let path = v2Path(inProcCgroup: text), path.first == ProcBytes.slash else { return nil }
+        return String(decoding: path, as: UTF8.self)
+    }
+
+    // MARK: - Job cgroup names
+
+    /// `trees-NAME@REV-ID`. It carries nothing specific to a root: see
+    /// `trees(inProcCgroup:)` for what that means.
+    public static func jobName(_ tree: TreeRef, id: String) -> String {
+        "\(namePrefix)\(tree.name.value)@\(tree.rev.value)-\(id)"
+    }
+
+    /// The tree a job cgroup's name (one path component) stands for, nil when
+    /// it is not `trees-NAME@REV-ID` with a valid NAME and REV and an
+    /// alphanumeric ID. REV may hold `-`, so the ID is split off at the last `-`.
+    public static func tree(ofJobName component: some StringProtocol) -> TreeRef? {
+        guard component.hasPrefix(namePrefix) else { return nil }
+        let body = component.dropFirst(namePrefix.count)
+        guard let at = body.firstIndex(of: "@"), let dash = body.lastIndex(of: "-"), at < dash else { return nil }
+        let id = body[body.index(after: dash)...]
+        guard !id.isEmpty, id.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x7a) }) else { return nil }
+        let nameText = String(body[..<at]), revText = String(body[body.index(after: at)..<dash])
+        guard TreeName.isValid(nameText), Rev.isValid(revText),
+              let name = try? TreeName(nameText), let rev = try? Rev(revText) else { return nil }
+        return TreeRef(name: name, rev: rev)
+    }
+
+    /// The tree whose job cgroup a process is in, from the text of its
+    /// `/proc/PID/cgroup`: the last component of the `0::` path.
+    ///
+    /// The name carries nothing specific to a trees root, and the scanner
+    /// does not see the store, so a job cgroup of *another* root with the
+    /// same NAME@REV counts here too. As with the `TREES_TREE` marker, that
+    /// errs towards keeping a tree, never towards deleting one in use.
+    static func tree(inProcCgroup text: [UInt8]) -> TreeRef? {
+        guard let path = v2Path(inProcCgroup: text) else { return nil }
+        let last = path.split(separator: ProcBytes.slash).last ?? []
+        guard last.starts(with: namePrefix.utf8) else { return nil }
+        return tree(ofJobName: String(decoding: last, as: UTF8.self))
+    }
+
+    // MARK: - Creating and removing job cgroups
+
+    /// Resolves the parent of job cgroups: `option` (from `--cgroup-parent`),
+    /// else `TREES_CGROUP_PARENT`, else the caller's own cgroup.
+    public func parent(option: String?, procRoot: String = "/proc") throws -> String {
+        if let option, !option.isEmpty { return try normalize(option) }
+        if let value = getenv(Cgroup.parentEnvironmentKey), value.pointee != 0 {
+            return try normalize(String(cString: value))
+        }
+        guard let own = Cgroup.ownCgroup(procRoot: procRoot) else {
+            throw TreesError(.failure, "--cgroup: cannot tell this process's cgroup v2 path from \(procRoot)/self/cgroup",
+                             hint: "Give the parent with --cgroup-parent or \(Cgroup.parentEnvironmentKey).")
+        }
+        return try normalize(own)
+    }
+
+    /// Creates `PARENT/trees-NAME@REV-ID`. Returns its cgroup path.
+    /// - Throws: `.failure` (exit 1) naming the path and errno when the
+    ///   parent is missing, not cgroup v2, or not writable.
+    public func createJobCgroup(parent: String, tree: TreeRef, id: String) throws -> String {
+        let parentPath = absolutePath(parent)
+        switch contains(parentPath) {
+        case .failure(let failure):
+            let err = failure.value
+            throw TreesError(.failure, "--cgroup: cannot use cgroup parent \(parentPath)", errno: err,
+                             hint: err == ENOENT ? "Create it first, or give another with --cgroup-parent or \(Cgroup.parentEnvironmentKey)." : nil)
+        case .success(false):
+            throw TreesError(.failure, "--cgroup: \(parentPath) is not in a cgroup v2 hierarchy",
+                             hint: "Give a parent under \(mountPoint) with --cgroup-parent.")
+        case .success(true):
+            break
+        }
+        let cgroup = (parent == "/" ? "" : parent) + "/" + Cgroup.jobName(tree, id: id)
+        let path = absolutePath(cgroup)
+        if retryingEINTR({ mkdir(path, 0o755) }) != 0 {
+            let err = errno
+            throw TreesError(.failure, "--cgroup: cannot create cgroup \(path)", errno: err, hint: Cgroup.hint(for: err))
+        }
+        return cgroup
+    }
+
+    /// Moves process `pid` (all its threads) into `cgroup` by writing it to `cgroup.procs`.
+    public func move(_ pid: Int32, into cgroup: String) throws {
+        let file = absolutePath(cgroup) + "/cgroup.procs"
+        let fd = retryingEINTR { open(file, O_WRONLY | O_CLOEXEC) }
+        guard fd >= 0 else {
+            let err = errno
+            throw TreesError(.failure, "--cgroup: cannot open \(file)", errno: err, hint: Cgroup.hint(for: err))
+        }
+        defer { close(fd) }
+        let text = Array("\(pid)\n".utf8)
+        if retryingEINTR({ write(fd, text, text.count) }) < 0 {
+            let err = errno
+            throw TreesError(.failure, "--cgroup: cannot move process \(pid) into \(file)", errno: err, hint: Cgroup.hint(for: err))
+        }
+    }
+
+    private static func hint(for err: Int32) -> String {
+        switch err {
+        case EACCES, EPERM, EROFS:
+            return "--cgroup needs a writable cgroup v2 hierarchy: run as root, delegate the parent cgroup to this user, or drop --cgroup."
+        case EBUSY:
+            return "The parent's subtree_control enables controllers, or its type forbids processes in children (cgroup v2's no-internal-processes rule); choose another --cgroup-parent."
+        default:
+            return "--cgroup needs a writable cgroup v2 hierarchy; choose another --cgroup-parent or drop --cgroup."
+        }
+    }
+
+    /// Whether `path` is a directory on this cgroup2 mount (the same device
+    /// as the mount point), or the errno of `lstat(2)`.
+    private func contains(_ path: String) -> Result<Bool, Errno> {
+        var mount = stat(), here = stat()
+        guard lstat(path, &here) == 0 else { return .failure(Errno(errno)) }
+        guard stat(mountPoint, &mount) == 0 else { return .failure(Errno(errno)) }
+        return .success(here.st_mode & S_IFMT == S_IFDIR && here.st_dev == mount.st_dev)
+    }
+
+    /// Whether `cgroup` (or a descendant) holds a process, from its
+    /// `cgroup.events`; nil when that cannot be read (e.g. it is gone).
+    public func isPopulated(_ cgroup: String) -> Bool? {
+        guard let text = try? ProcFS.readFile(absolutePath(cgroup) + "/cgroup.events") else { return nil }
+        return Cgroup.populated(inEvents: text)
+    }
+
+    /// The `populated` value of a `cgroup.events` text.
+    static func populated(inEvents text: [UInt8]) -> Bool? {
+        let key = Array("populated ".utf8)
+        guard let line = text.split(separator: ProcBytes.newline).first(where: { $0.starts(with: key) }) else { return nil }
+        return line.dropFirst(key.count).first != UInt8(ascii: "0")
+    }
+
+    /// Removes `cgroup` if it is empty: nothing in it, no child cgroups.
+    /// Returns false when it still exists afterwards.
+    @discardableResult
+    public func removeIfEmpty(_ cgroup: String) -> Bool {
+        let path = absolutePath(cgroup)
+        // Never rmdir anything but a directory of this cgroup2 mount.
+        switch contains(path) {
+        case .failure(let err): return err.value == ENOENT
+        case .success(false): return false
+        case .success(true): if cgroup == "/" { return false }
+        }
+        guard isPopulated(cgroup) == false else { return false }
+        if retryingEINTR({ rmdir(path) }) == 0 { return true }
+        return errno == ENOENT
+    }
+
+    /// The cgroup path recorded for a lease, if it is one that `trees exec`
+    /// could have made for it: absolute, no `.`, `..` or empty components,
+    /// and ending in a job cgroup name of the lease's own tree. The database
+    /// is a record, not a capability: a tampered row aims nothing elsewhere.
+    static func validJobCgroup(of lease: Lease) -> String? {
+        guard let cgroup = lease.cgroup, cgroup.hasPrefix("/"), !cgroup.contains("\n"), !cgroup.contains("\0") else { return nil }
+        let components = cgroup.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
+        guard let last = components.last, !components.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }),
+              tree(ofJobName: last) == lease.tree else { return nil }
+        return cgroup
+    }
+
+    /// Removes the job cgroups of `leases` that are empty (`populated 0` in
+    /// their `cgroup.events`); a cgroup that is busy or already gone is left
+    /// alone. Returns the ids of the leases whose cgroup still holds
+    /// processes, so a caller can keep their rows until it empties.
+    @discardableResult
+    public static func removeEmptyJobCgroups(leases: [Lease], procRoot: String = "/proc") -> Set<String> {
+        let withCgroup = leases.compactMap { lease in validJobCgroup(of: lease).map { (lease.id, $0) } }
+        guard !withCgroup.isEmpty, let hierarchy = Cgroup.find(procRoot: procRoot) else { return [] }
+        var busy: Set<String> = []
+        for (id, cgroup) in withCgroup where !hierarchy.removeIfEmpty(cgroup) {
+            if hierarchy.isPopulated(cgroup) == true { busy.insert(id) }
+        }
+        return busy
+    }
+}

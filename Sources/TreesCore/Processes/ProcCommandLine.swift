@@ -1,0 +1,17 @@
+/// Small readers of `cmdline` and `status`.
+enum ProcCommandLine {
+    /// The arguments joined by spaces, or `[comm]` for a process without any.
+    static func display(_ cmdline: [UInt8], comm: String?) -> String {
+        let arguments = cmdline.split(separator: 0)
+        if arguments.isEmpty { return "[\(comm ?? "?")]" }
+        return arguments.map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ")
+    }
+
+    /// The real uid: the first number of the `Uid:` line of `status`.
+    static func realUID(status: [UInt8]) -> UInt32? {
+        let key = Array("Uid:".utf8)
+        guard let line = status.split(separator: ProcBytes.newline).first(where: { $0.starts(with: key) }) else { return nil }
+        let numbers = line.dropFirst(key.count).split(whereSeparator: { $0 == ProcBytes.space || $0 == ProcBytes.tab })
+        return numbers.first.flatMap { UInt32(String(decoding: $0, as: UTF8.self)) }
+    }
+}

@@ -1,0 +1,92 @@
+/// Attributes paths to trees by their shape: `ROOT/NAME/REV[/...]` with a
+/// valid NAME and REV. Works on bytes, and builds strings only for the two
+/// components of a candidate, so most of /proc is never decoded.
+struct ProcPathMatcher {
+    /// Each spelling of ROOT, followed by `/`.
+    private let prefixes: [[UInt8]]
+    private let resolveCurrent: ((TreeName) -> Rev?)?
+    /// `current` is resolved once per name per scan.
+    private var currentRevs: [TreeName: Rev?] = [:]
+
+    init(roots: [String], resolveCurrent: ((TreeName) -> Rev?)?) {
+        prefixes = roots.map { root in Array((root == "/" ? "" : root).utf8) + [ProcBytes.slash] }
+        self.resolveCurrent = resolveCurrent
+    }
+
+    /// The tree holding a path the kernel reported (a link target or a maps
+    /// entry): NAME and REV must be whole components.
+    mutating func tree(ofKernelPath reported: ArraySlice<UInt8>) -> TreeRef? {
+        let path = ProcBytes.droppingDeletedSuffix(reported)
+        for prefix in prefixes where path.starts(with: prefix) {
+            let rest = path.dropFirst(prefix.count)
+            guard let slash = rest.firstIndex(of: ProcBytes.slash) else { continue }
+            let revEnd = rest[(slash + 1)...].firstIndex(of: ProcBytes.slash) ?? rest.endIndex
+            if let ref = tree(name: rest[..<slash], rev: rest[(slash + 1)..<revEnd]) { return ref }
+        }
+        return nil
+    }
+
+    /// Every tree that free text (arguments, environment values) names. Each
+    /// occurrence of `ROOT/` counts, and NAME and REV end where their
+    /// characters end, so `PATH=/bin:ROOT/app/r1/bin` and
+    /// `--config=ROOT/app/r1/c.ini` both count. Erring towards a match is
+    /// safe: it can only keep a tree.
+    mutating func trees(inText text: ArraySlice<UInt8>) -> [TreeRef] {
+        var found: [TreeRef] = []
+        for prefix in prefixes {
+            var from = text.startIndex
+            while let start = ProcBytes.firstIndex(of: prefix, in: text[from...]) {
+                from = start + 1
+                let nameStart = start + prefix.count
+                let nameEnd = text[nameStart...].firstIndex(where: { !ProcBytes.isNameByte($0) }) ?? text.endIndex
+                guard nameEnd < text.endIndex, text[nameEnd] == ProcBytes.slash else { continue }
+                let revEnd = text[(nameEnd + 1)...].firstIndex(where: { !ProcBytes.isRevByte($0) }) ?? text.endIndex
+                if let ref = tree(name: text[nameStart..<nameEnd], rev: text[(nameEnd + 1)..<revEnd]) {
+                    found.append(ref)
+                }
+            }
+        }
+        return found
+    }
+
+    /// Trees named by an environment block: `TREES_TREE=NAME@REV` (set by
+    /// `trees exec`) names one directly; any value counts by path.
+    mutating func trees(inEnvironment block: [UInt8]) -> [TreeRef] {
+        var found = trees(inText: block[...])
+        let key = Array("TREES_TREE=".utf8)
+        let rootKey = Array("TREES_ROOT=".utf8)
+        let entries = block.split(separator: 0)
+        // The marker names a tree of *some* root: it counts for this root
+        // unless TREES_ROOT says it is another one (absent counts: fail closed).
+        if let root = entries.first(where: { $0.starts(with: rootKey) })?.dropFirst(rootKey.count),
+           !prefixes.contains(where: { Array(root) + [ProcBytes.slash] == $0 || Array(root) == $0 }) {
+            return found
+        }
+        for entry in entries where entry.starts(with: key) {
+            let value = entry.dropFirst(key.count)
+            if let at = value.firstIndex(of: UInt8(ascii: "@")),
+               let ref = tree(name: value[..<at], rev: value[(at + 1)...]) {
+                found.append(ref)
+            }
+        }
+        return found
+    }
+
+    private mutating func tree(name nameBytes: ArraySlice<UInt8>, rev revBytes: ArraySlice<UInt8>) -> TreeRef? {
+        let nameText = String(decoding: nameBytes, as: UTF8.self)
+        guard TreeName.isValid(nameText), let name = try? TreeName(nameText) else { return nil }
+        let revText = String(decoding: revBytes, as: UTF8.self)
+        if revText == "current" {
+            return currentRev(of: name).map { TreeRef(name: name, rev: $0) }
+        }
+        guard Rev.isValid(revText), let rev = try? Rev(revText) else { return nil }
+        return TreeRef(name: name, rev: rev)
+    }
+
+    private mutating func currentRev(of name: TreeName) -> Rev? {
+        if let known = currentRevs[name] { return known }
+        let rev = resolveCurrent?(name)
+        currentRevs[name] = rev
+        return rev
+    }
+}

@@ -1,0 +1,22 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The result of one pass over /proc. A process some of whose files could
+/// not be read is in `unknown`, and also in `processes` if the rest showed
+/// evidence.
+public struct ProcScan: Sendable {
+    /// Processes with evidence for at least one tree, by pid.
+    public var processes: [ProcessEvidence]
+    public var unknown: [UnknownProcess]
+
+    public init(processes: [ProcessEvidence], unknown: [UnknownProcess]) {
+        self.processes = processes
+        self.unknown = unknown
+    }
+
+    /// The processes running from `ref`.
+    public func holders(of ref: TreeRef) -> [ProcessEvidence] {
+        processes.filter { $0.trees[ref] != nil }
+    }
+}

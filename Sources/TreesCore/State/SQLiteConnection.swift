@@ -1,0 +1,86 @@
+import CSQLite
+
+/// A small wrapper over the system libsqlite3: one connection, prepared
+/// statements finalised in `deinit`, and `BEGIN IMMEDIATE` for every write.
+///
+/// Chosen over GRDB.swift by measurement, since `trees exec` opens the
+/// database once per job: open + one `BEGIN IMMEDIATE` insert took 4.0-4.9 ms
+/// and 8 MB peak RSS with this wrapper, 8.3-10.2 ms and 21 MB with GRDB 7.10
+/// (which loads full Foundation and ICU), release builds, hyperfine, 100 runs.
+public final class SQLiteConnection {
+    let db: OpaquePointer
+    public let path: String
+
+    /// Opens `path`; creates it only when `create` is true.
+    public init(path: String, create: Bool, readOnly: Bool = false, busyTimeoutMilliseconds: Int32 = 30_000) throws {
+        var handle: OpaquePointer?
+        var flags = readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE
+        if create && !readOnly { flags |= SQLITE_OPEN_CREATE }
+        flags |= SQLITE_OPEN_NOMUTEX
+        let rc = sqlite3_open_v2(path, &handle, flags, nil)
+        guard rc == SQLITE_OK, let handle else {
+            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            if let handle { sqlite3_close_v2(handle) }
+            throw SQLiteError(code: rc, message: message)
+        }
+        db = handle
+        self.path = path
+        sqlite3_extended_result_codes(db, 1)
+        sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
+        if !readOnly {
+            // Keep -wal and -shm after the last writer closes: a user who may
+            // only read the database (a job's own `trees list` or `ps`) can
+            // then use WAL read-only, which needs both files to exist.
+            var persist: Int32 = 1
+            sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist)
+        }
+    }
+
+    deinit { sqlite3_close_v2(db) }
+
+    func error(_ rc: Int32) -> SQLiteError {
+        SQLiteError(code: sqlite3_extended_errcode(db) != 0 ? sqlite3_extended_errcode(db) : rc,
+                    message: String(cString: sqlite3_errmsg(db)))
+    }
+
+    /// Runs one or more statements that return no rows.
+    public func execute(_ sql: String) throws {
+        let rc = sqlite3_exec(db, sql, nil, nil, nil)
+        if rc != SQLITE_OK { throw error(rc) }
+    }
+
+    public func prepare(_ sql: String) throws -> SQLiteStatement {
+        var stmt: OpaquePointer?
+        let rc = sqlite3_prepare_v2(db, sql, -1, &stmt, nil)
+        guard rc == SQLITE_OK, let stmt else { throw error(rc) }
+        return SQLiteStatement(connection: self, stmt: stmt)
+    }
+
+    /// Runs `sql` with `values` and returns every row.
+    @discardableResult
+    public func query(_ sql: String, _ values: [SQLValue] = []) throws -> [[SQLValue]] {
+        let stmt = try prepare(sql)
+        try stmt.bind(values)
+        var rows: [[SQLValue]] = []
+        while let row = try stmt.step() { rows.append(row) }
+        return rows
+    }
+
+    public var changes: Int { Int(sqlite3_changes(db)) }
+    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(db) }
+
+    /// Runs `body` in a `BEGIN IMMEDIATE` transaction: the write lock is taken
+    /// up front (waiting up to the busy timeout), so two writers never
+    /// deadlock upgrading a read lock. Rolls back if `body` throws.
+    public func writeTransaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+}

@@ -1,0 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Substring {
+    func trimmingPrefixSpaces() -> Substring { drop(while: { $0 == " " }) }
+}

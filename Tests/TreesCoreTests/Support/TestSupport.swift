@@ -1,0 +1,38 @@
+import Foundation
+import Testing
+
+@testable import TreesCore
+
+/// A temporary directory for core tests, removed afterwards.
+final class TempDir {
+    let path: String
+    init() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("trees-core-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
+        path = base.resolvingSymlinksInPath().path
+    }
+    deinit {
+        _ = try? Process.run(URL(fileURLWithPath: "/bin/chmod"), arguments: ["-R", "u+w", path]).waitUntilExit()
+        try? FileManager.default.removeItem(atPath: path)
+    }
+    func write(_ rel: String, _ text: String) throws {
+        let url = URL(fileURLWithPath: path + "/" + rel)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try text.write(to: url, atomically: false, encoding: .utf8)
+    }
+}
+
+/// A tiny shared flag for the reader thread (test-only).
+final class ManagedAtomicFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _set = false
+    private var _missing = false
+    var isSet: Bool {
+        get { lock.withLock { _set } }
+        set { lock.withLock { _set = newValue } }
+    }
+    var missing: Bool {
+        get { lock.withLock { _missing } }
+        set { lock.withLock { _missing = newValue } }
+    }
+}
