@@ -132,7 +132,7 @@ public struct Collector {
         return outcomes
     }
 
-    private func reprieve(_ tree: TreeRecord) throws {
+    func reprieve(_ tree: TreeRecord) throws {
         try store.write {
             if let row = try store.tree(tree.ref), row.state == .condemned { try store.setState(row.id, .ready) }
         }
@@ -159,7 +159,7 @@ public struct Collector {
     }
 
     /// Deletes a trash entry and marks its row deleted; a mount inside keeps it `deleting`.
-    private func finishDeleting(_ ref: TreeRef, id: Int64, trashName: String, reason: String) throws -> GCOutcome {
+    func finishDeleting(_ ref: TreeRef, id: Int64, trashName: String, reason: String) throws -> GCOutcome {
         let trash = try root.trash()
         var remover = Remover(device: try trash.status().st_dev)
         let gone = try remover.remove(Array(trashName.utf8), in: trash)
@@ -176,36 +176,6 @@ public struct Collector {
             try store.record(ref.name.value, ref.rev.value, event: "deleted", detail: reason)
         }
         return GCOutcome(tree: ref, action: .deleted, reason: reason, bytesFreed: remover.bytesFreed)
-    }
-
-    /// Resumes what a killed GC left: `condemned` trees go back to `ready`
-    /// (or on to `deleting` if the rename happened), `deleting` trees and
-    /// leftover trash are finished.
-    public func recover() throws {
-        let trash = try root.trash()
-        var trashNames = Set(try trash.entries().map { $0.name.display })
-        for tree in try store.trees() where tree.state == .condemned || tree.state == .deleting {
-            let trashName = "\(tree.ref).\(tree.id)"
-            let inTrash = trashNames.contains(trashName)
-            trashNames.remove(trashName)
-            let onDisk = try root.nameDirectory(tree.ref.name).map { try isRealDirectory($0, tree.ref.rev.value) } ?? false
-            if tree.state == .condemned && onDisk {
-                try reprieve(tree)
-            } else if inTrash {
-                try store.write { try store.setState(tree.id, .deleting) }
-                _ = try finishDeleting(tree.ref, id: tree.id, trashName: trashName, reason: tree.deleteReason ?? "unused")
-            } else if !onDisk {
-                try store.write {
-                    try store.query("""
-                        UPDATE trees SET state = 'deleted', state_changed_at = ?, deleted_at = ?,
-                            delete_reason = COALESCE(delete_reason, 'unused') WHERE id = ?
-                        """, [.int(now()), .int(now()), .int(tree.id)])
-                }
-            }
-        }
-        // Anything else in the trash is ours to finish (its row is gone or already deleted).
-        var remover = Remover(device: try trash.status().st_dev)
-        for name in trashNames { try remover.remove(Array(name.utf8), in: trash) }
     }
 
     public func setPinned(_ ref: TreeRef, _ pinned: Bool) throws {

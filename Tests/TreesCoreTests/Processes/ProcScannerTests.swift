@@ -6,8 +6,7 @@ import Testing
 
 /// `fixtures/proc/NAME` of this package.
 private func fixture(_ name: String) -> String {
-    let components = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)
-    return components.dropLast(3).joined(separator: "/") + "/fixtures/proc/" + name
+    packageDirectory + "/fixtures/proc/" + name
 }
 
 private let fixtureRoot = "/srv/trees-fixture"

@@ -36,3 +36,15 @@ final class ManagedAtomicFlag: @unchecked Sendable {
         set { lock.withLock { _missing = newValue } }
     }
 }
+
+/// The package's top directory: the nearest parent of this file that holds
+/// Package.swift, so fixtures are found however deep a test file sits.
+let packageDirectory: String = {
+    var parts = "\(#filePath)".split(separator: "/").map(String.init)
+    while !parts.isEmpty {
+        parts.removeLast()
+        let dir = "/" + parts.joined(separator: "/")
+        if access(dir + "/Package.swift", F_OK) == 0 { return dir }
+    }
+    return "."
+}()

@@ -1,0 +1,35 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Collector {
+    /// Resumes what a killed GC left: `condemned` trees go back to `ready`
+    /// (or on to `deleting` if the rename happened), `deleting` trees and
+    /// leftover trash are finished.
+    public func recover() throws {
+        let trash = try root.trash()
+        var trashNames = Set(try trash.entries().map { $0.name.display })
+        for tree in try store.trees() where tree.state == .condemned || tree.state == .deleting {
+            let trashName = "\(tree.ref).\(tree.id)"
+            let inTrash = trashNames.contains(trashName)
+            trashNames.remove(trashName)
+            let onDisk = try root.nameDirectory(tree.ref.name).map { try isRealDirectory($0, tree.ref.rev.value) } ?? false
+            if tree.state == .condemned && onDisk {
+                try reprieve(tree)
+            } else if inTrash {
+                try store.write { try store.setState(tree.id, .deleting) }
+                _ = try finishDeleting(tree.ref, id: tree.id, trashName: trashName, reason: tree.deleteReason ?? "unused")
+            } else if !onDisk {
+                try store.write {
+                    try store.query("""
+                        UPDATE trees SET state = 'deleted', state_changed_at = ?, deleted_at = ?,
+                            delete_reason = COALESCE(delete_reason, 'unused') WHERE id = ?
+                        """, [.int(now()), .int(now()), .int(tree.id)])
+                }
+            }
+        }
+        // Anything else in the trash is ours to finish (its row is gone or already deleted).
+        var remover = Remover(device: try trash.status().st_dev)
+        for name in trashNames { try remover.remove(Array(name.utf8), in: trash) }
+    }
+}
