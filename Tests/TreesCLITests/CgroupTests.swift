@@ -102,8 +102,8 @@ struct CgroupTests {
         }
     }
 
-    @Test func descendantsWithAClearedEnvironmentAreAttributedThroughTheJobCgroup() throws {
-        guard let parent = TestCgroupParent() else { return }
+    @Test(.enabled(if: Facility.hasWritableCgroup, "needs a writable cgroup v2 hierarchy")) func descendantsWithAClearedEnvironmentAreAttributedThroughTheJobCgroup() throws {
+        let parent = try #require(TestCgroupParent())
         let s = try Scratch()
         let name = uniqueName()
         try install(s, name, "r1")
@@ -172,8 +172,8 @@ struct CgroupTests {
         withExtendedLifetime(parent) {}
     }
 
-    @Test func gcRemovesTheEmptyCgroupOfAFinishedJob() throws {
-        guard let parent = TestCgroupParent() else { return }
+    @Test(.enabled(if: Facility.hasWritableCgroup, "needs a writable cgroup v2 hierarchy")) func gcRemovesTheEmptyCgroupOfAFinishedJob() throws {
+        let parent = try #require(TestCgroupParent())
         let s = try Scratch()
         let name = uniqueName()
         try install(s, name, "r1")
@@ -189,8 +189,8 @@ struct CgroupTests {
         withExtendedLifetime(parent) {}
     }
 
-    @Test func aMissingOrUnwritableParentFailsWithExit1AndNoLease() throws {
-        guard let parent = TestCgroupParent() else { return }
+    @Test(.enabled(if: Facility.hasWritableCgroup, "needs a writable cgroup v2 hierarchy")) func aMissingOrUnwritableParentFailsWithExit1AndNoLease() throws {
+        let parent = try #require(TestCgroupParent())
         let s = try Scratch()
         let name = uniqueName()
         try install(s, name, "r1")

@@ -29,8 +29,8 @@ struct DocsTests {
         }
     }
 
-    @Test func manualIsLintClean() throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/mandoc") else { return }
+    @Test(.enabled(if: Facility.has("/usr/bin/mandoc"), "needs mandoc"))
+    func manualIsLintClean() throws {
         let r = try run("/usr/bin/mandoc", ["-Tlint", manPage])
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
     }

@@ -167,8 +167,12 @@ func eventually(_ seconds: Double = 10, _ condition: () throws -> Bool) rethrows
 /// `trees ps --json` parsed: (pid, "name@rev") → evidence kinds.
 func psEvidence(_ s: Scratch) throws -> [String: Set<String>] {
     let r = try s.trees(["ps", "--json"])
+    // A failing ps must fail the test: an empty answer would make every
+    // "not listed" check pass.
     guard r.status == 0, let out = try json(r.stdout) as? [String: Any],
-          let processes = out["processes"] as? [[String: Any]] else { return [:] }
+          let processes = out["processes"] as? [[String: Any]] else {
+        throw TestFailure("trees ps --json failed (status \(r.status)): \(r.stderr)")
+    }
     var result: [String: Set<String>] = [:]
     for p in processes {
         let tree = p["tree"] as? [String: String] ?? [:]
@@ -188,4 +192,27 @@ func installRevs(_ s: Scratch, _ revs: [String], files: Int = 3, activateLast: B
         let r = try s.trees(args)
         #expect(r.status == 0, "\(r.stderr)")
     }
+}
+
+/// What some tests need from the host. A test without it is marked skipped
+/// with the reason (`.enabled(if:)`), never passed by returning early.
+enum Facility {
+    static let isRoot = getuid() == 0
+    static func has(_ program: String) -> Bool { FileManager.default.isExecutableFile(atPath: program) }
+    static let hasPython3 = has("/usr/bin/python3")
+    static let canDropPrivileges = isRoot && has("/usr/bin/setpriv")
+    /// Root, and a tmpfs mounts and unmounts here (not in every container).
+    static let canMountTmpfs: Bool = {
+        guard isRoot, let dir = try? Scratch() else { return false }
+        guard (try? run("/bin/mount", ["-t", "tmpfs", "-o", "size=64k", "trees-probe", dir.path]))?.status == 0 else { return false }
+        return (try? run("/bin/umount", [dir.path]))?.status == 0
+    }()
+    /// A cgroup v2 hierarchy in which this process may make and enter a child.
+    static let hasWritableCgroup: Bool = { TestCgroupParent() != nil }()
+}
+
+/// A helper's failure, thrown so the test that called it fails with the reason.
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
