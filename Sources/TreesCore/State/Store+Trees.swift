@@ -4,12 +4,12 @@ extension Store {
         digest, pinned, state_changed_at, deleted_at, delete_reason, bytes_freed
         """
 
-    func decodeTree(_ row: [SQLValue]) throws -> TreeRecord {
+    func decodeTree(_ row: SQLRow) throws -> TreeRecord {
         // Rows are validated on the way out too: a tampered name or rev is
         // reported, never turned into a path.
-        guard let name = row[1].text, let rev = row[2].text,
-              let stateText = row[3].text, let state = TreeState(rawValue: stateText) else {
-            throw TreesError(.database, "state database \(path) holds a malformed tree row (id \(row[0].int ?? -1))",
+        guard let name = row["name"].text, let rev = row["rev"].text,
+              let stateText = row["state"].text, let state = TreeState(rawValue: stateText) else {
+            throw TreesError(.database, "state database \(path) holds a malformed tree row (id \(row["id"].int ?? -1))",
                              hint: "Restore the database from a backup.")
         }
         let ref: TreeRef
@@ -20,16 +20,22 @@ extension Store {
                              hint: "The row was not written by trees; restore the database from a backup.")
         }
         return TreeRecord(
-            id: row[0].int ?? 0, ref: ref, state: state, path: row[4].text ?? "",
-            installedAt: row[5].int, activatedAt: row[6].int, deactivatedAt: row[7].int,
-            bytes: row[8].int ?? 0, files: row[9].int ?? 0, digest: row[10].text,
-            pinned: (row[11].int ?? 0) != 0, stateChangedAt: row[12].int, deletedAt: row[13].int,
-            deleteReason: row[14].text, bytesFreed: row[15].int)
+            id: row["id"].int ?? 0, ref: ref, state: state, path: row["path"].text ?? "",
+            installedAt: row["installed_at"].int, activatedAt: row["activated_at"].int,
+            deactivatedAt: row["deactivated_at"].int, bytes: row["bytes"].int ?? 0, files: row["files"].int ?? 0,
+            digest: row["digest"].text, pinned: (row["pinned"].int ?? 0) != 0,
+            stateChangedAt: row["state_changed_at"].int, deletedAt: row["deleted_at"].int,
+            deleteReason: row["delete_reason"].text, bytesFreed: row["bytes_freed"].int)
+    }
+
+    /// Runs a query whose rows are read by column name, errors translated.
+    func rows(_ sql: String, _ values: [SQLValue] = []) throws -> [SQLRow] {
+        try guarded { try db.rows(sql, values) }
     }
 
     /// The row for NAME@REV, whatever its state.
     public func tree(_ ref: TreeRef) throws -> TreeRecord? {
-        try query("SELECT \(Store.treeColumns) FROM trees WHERE name = ? AND rev = ?",
+        try rows("SELECT \(Store.treeColumns) FROM trees WHERE name = ? AND rev = ?",
                   [.text(ref.name.value), .text(ref.rev.value)]).first.map(decodeTree)
     }
 
@@ -40,7 +46,7 @@ extension Store {
         if let name { sql += " AND name = ?"; values.append(.text(name.value)) }
         if !includeDeleted { sql += " AND state != 'deleted'" }
         sql += " ORDER BY name, COALESCE(installed_at, 0), id"
-        return try query(sql, values).map(decodeTree)
+        return try rows(sql, values).map(decodeTree)
     }
 
     func setState(_ id: Int64, _ state: TreeState) throws {
