@@ -12,14 +12,7 @@ public struct Rev: Hashable, Sendable, CustomStringConvertible, Encodable {
     }
 
     public static func isValid(_ text: String) -> Bool {
-        let bytes = Array(text.utf8)
-        guard (1...128).contains(bytes.count), text != "current" else { return false }
-        for (i, b) in bytes.enumerated() {
-            let alnum = (b >= 0x61 && b <= 0x7a) || (b >= 0x41 && b <= 0x5a) || (b >= 0x30 && b <= 0x39)
-            if i == 0 { if !alnum { return false } }
-            else if !(alnum || b == 0x2e || b == 0x5f || b == 0x2b || b == 0x2d) { return false }
-        }
-        return true
+        text != "current" && NameBytes.matches(text.utf8, lengths: 1...128, start: NameBytes.isRevStart, rest: NameBytes.isRev)
     }
 
     public var description: String { value }

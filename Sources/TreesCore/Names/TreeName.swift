@@ -12,14 +12,7 @@ public struct TreeName: Hashable, Sendable, Comparable, CustomStringConvertible,
     }
 
     public static func isValid(_ text: String) -> Bool {
-        let bytes = Array(text.utf8)
-        guard (1...64).contains(bytes.count) else { return false }
-        for (i, b) in bytes.enumerated() {
-            let lowerOrDigit = (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39)
-            if i == 0 { if !lowerOrDigit { return false } }
-            else if !(lowerOrDigit || b == 0x2e || b == 0x5f || b == 0x2d) { return false }
-        }
-        return true
+        NameBytes.matches(text.utf8, lengths: 1...64, start: NameBytes.isNameStart, rest: NameBytes.isName)
     }
 
     public var description: String { value }
