@@ -41,9 +41,7 @@ func runProgram(_ arguments: [String], stdoutPath: String, stderrPath: String, e
         throw TreesError(.failure, "cannot run \(arguments[0])", errno: rc)
     }
     var status: Int32 = 0
-    while waitpid(pid, &status, 0) == -1 {
-        if errno != EINTR { throw TreesError.system("cannot wait for", arguments[0], errno: errno) }
-    }
+    try syscall("cannot wait for", arguments[0]) { waitpid(pid, &status, 0) }
     let signal = status & 0x7f
     return signal == 0 ? (status >> 8) & 0xff : 128 + signal
 }
