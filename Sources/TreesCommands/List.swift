@@ -14,6 +14,9 @@ struct List: ParsableCommand {
     @Flag(help: "Include deleted trees, with when and why they were deleted.")
     var all = false
 
+    @Flag(help: "Also count every process running from each tree, by one pass over /proc (slower on busy hosts).")
+    var jobs = false
+
     @Flag(help: "Print the result as JSON.")
     var json = false
 
@@ -28,7 +31,10 @@ struct List: ParsableCommand {
         let bytes: Int64
         let files: Int64
         let digest: String?
-        let jobs: Int
+        /// Live leases on the tree: from the database alone, always shown.
+        let leases: Int
+        /// Every process running from the tree (leases and /proc): only with --jobs.
+        let jobs: Int?
         // Only with --all, for deleted trees (nil values are left out of the JSON).
         var deleted_at: String? = nil
         var delete_reason: String? = nil
@@ -42,8 +48,14 @@ struct List: ParsableCommand {
             return
         }
         let store = try root.openStore(create: true)
-        // One /proc pass for all trees; unreadable leases or /proc only lower the count shown.
-        let jobs = (try? UsageScanner(root: root, store: store).scan().jobsByTree) ?? [:]
+        // Without --jobs the list reads the database only, so it stays fast on
+        // a host with thousands of processes; --jobs adds one /proc pass for
+        // all trees (unreadable leases or /proc only lower the count shown).
+        var leases: [TreeRef: Int] = [:]
+        for (lease, liveness) in try Leases(root: root, store: store).list() where liveness == .live {
+            leases[lease.tree, default: 0] += 1
+        }
+        let scanned = jobs ? (try? UsageScanner(root: root, store: store).scan().jobsByTree) ?? [:] : nil
         var currents: [TreeName: Rev?] = [:]
         var rows: [Row] = []
         for tree in try store.trees(name: filter, includeDeleted: all) {
@@ -54,7 +66,8 @@ struct List: ParsableCommand {
                 name: tree.ref.name.value, rev: tree.ref.rev.value, path: root.treePath(tree.ref),
                 state: tree.state.rawValue, current: tree.state != .deleted && currents[tree.ref.name]! == tree.ref.rev,
                 pinned: tree.pinned, installed_at: tree.installedAt.map(rfc3339),
-                bytes: tree.bytes, files: tree.files, digest: tree.digest, jobs: jobs[tree.ref] ?? 0,
+                bytes: tree.bytes, files: tree.files, digest: tree.digest,
+                leases: leases[tree.ref] ?? 0, jobs: scanned.map { $0[tree.ref] ?? 0 },
                 deleted_at: tree.deletedAt.map(rfc3339), delete_reason: tree.state == .deleted ? tree.deleteReason : nil,
                 bytes_freed: tree.state == .deleted ? tree.bytesFreed : nil))
         }
@@ -62,11 +75,11 @@ struct List: ParsableCommand {
             try printJSON(rows)
             return
         }
-        var header = ["TREE", "STATE", "CURRENT", "PINNED", "JOBS", "INSTALLED", "SIZE", "FILES"]
+        var header = ["TREE", "STATE", "CURRENT", "PINNED", jobs ? "JOBS" : "LEASES", "INSTALLED", "SIZE", "FILES"]
         if all { header.append("DELETED") }
         printTable(header, rows.map { row in
             var cells = ["\(row.name)@\(row.rev)", row.state, row.current ? "*" : "", row.pinned ? "pinned" : "",
-                         String(row.jobs), row.installed_at ?? "-", formatBytes(row.bytes), String(row.files)]
+                         String(row.jobs ?? row.leases), row.installed_at ?? "-", formatBytes(row.bytes), String(row.files)]
             if all, let at = row.deleted_at {
                 cells.append("\(at) \(row.delete_reason ?? "") (\(formatBytes(row.bytes_freed ?? 0)) freed)")
             }

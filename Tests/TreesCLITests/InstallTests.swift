@@ -113,7 +113,7 @@ struct InstallTests {
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == "r2")
         let list = try json(try s.trees(["list", "app", "--json"]).stdout) as! [[String: Any]]
         #expect(list.map { $0["current"] as! Bool } == [false, true])
-        #expect(Set(list[0].keys) == ["name", "rev", "path", "state", "current", "pinned", "installed_at", "bytes", "files", "digest", "jobs"])
+        #expect(Set(list[0].keys) == ["name", "rev", "path", "state", "current", "pinned", "installed_at", "bytes", "files", "digest", "leases"])
         #expect((list[0]["installed_at"] as! String).hasSuffix("Z"))
         #expect(try s.trees(["activate", "app@r9"]).status == 66)
         #expect(try s.trees(["rollback", "other"]).status == 66)

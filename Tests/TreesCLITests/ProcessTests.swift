@@ -20,10 +20,14 @@ struct ProcessTests {
         #expect(environ.contains { $0.hasPrefix("TREES_LEASE=") })
         let leases = try json(try s.trees(["lease", "list", "--json"]).stdout) as! [[String: Any]]
         #expect(leases.count == 1 && leases[0]["pid"] as? Int == Int(job.pid) && leases[0]["live"] as? Bool == true)
-        let list = try json(try s.trees(["list", "--json"]).stdout) as! [[String: Any]]
+        let list = try json(try s.trees(["list", "--jobs", "--json"]).stdout) as! [[String: Any]]
         let psText = try s.trees(["ps"]).stdout
         #expect(list.first { $0["rev"] as? String == "r1" }?["jobs"] as? Int == 1, "\(psText)")
         #expect(list.first { $0["rev"] as? String == "r2" }?["jobs"] as? Int == 0)
+        // Without --jobs, the count is the live leases, from the database alone.
+        let quick = try json(try s.trees(["list", "--json"]).stdout) as! [[String: Any]]
+        #expect(quick.first { $0["rev"] as? String == "r1" }?["leases"] as? Int == 1)
+        #expect(quick.first { $0["rev"] as? String == "r1" }?["jobs"] == nil)
         job.stop()
         // Its lease is dead once it exits.
         let after = try json(try s.trees(["lease", "list", "--json"]).stdout) as! [[String: Any]]
