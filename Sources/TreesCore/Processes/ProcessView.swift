@@ -12,7 +12,7 @@ struct ProcessView {
     let locator: TreeLocator
     /// The mount namespace and root the process sees, then a NUL: in one
     /// view the same spelling names the same file, so answers are shared.
-    private let key: [UInt8]
+    private let view: Int
     /// The scanner's own view: there a path opens the same without going
     /// through the process, so a failed open may be remembered as well.
     private let isOwnView: Bool
@@ -24,11 +24,11 @@ struct ProcessView {
         self.files = files
         self.locator = locator
         if let mountNamespace, let rootShown {
-            key = mountNamespace + [0] + rootShown + [0]
+            view = locator.view(mountNamespace + [0] + rootShown)
             isOwnView = mountNamespace == ownNamespace && rootShown == [ProcBytes.slash]
         } else {
             // Its view cannot be told: share nothing with other processes.
-            key = Array("pid \(pid)".utf8) + [0]
+            view = locator.view(Array("pid \(pid)".utf8))
             isOwnView = false
         }
         cwd = cwdShown
@@ -37,7 +37,7 @@ struct ProcessView {
     /// The tree holding the directory behind one of the process's links
     /// (`cwd`, `root`), opened through the link itself.
     func tree(ofDirectoryLink link: String, shown: [UInt8]) -> TreeRef? {
-        let exact = !ProcBytes.droppingDeletedSuffix(shown[...]).elementsEqual(shown) ? nil : key + shown
+        let exact = ProcBytes.droppingDeletedSuffix(shown[...]).count != shown.count ? nil : ViewPath(view: view, path: shown[...])
         if let exact, let known = locator.cached(exact) { return known }
         guard let fd = files.openPath(Array(link.utf8), directory: true) else { return nil }
         let tree = locator.tree(walkingUpFrom: fd)
@@ -80,7 +80,7 @@ struct ProcessView {
 
     /// An absolute path (as the process spells it) resolved and walked up.
     private func tree(ofDirectory path: ArraySlice<UInt8>) -> TreeRef? {
-        let cacheKey = key + path
+        let cacheKey = ViewPath(view: view, path: path)
         if let known = locator.cached(cacheKey) { return known }
         guard let fd = open(path, directory: true) else {
             // In the scanner's own view a failure does not depend on the

@@ -20,7 +20,10 @@ final class TreeLocator {
     /// Paths already resolved, keyed by the process's view and the spelling:
     /// in one view the same spelling names the same directory, so most
     /// processes cost a lookup here and no system call.
-    private var resolved: [[UInt8]: TreeRef?] = [:]
+    private var resolved: [ViewPath: TreeRef?] = [:]
+    /// Each distinct view (mount namespace and root) as a small number, so
+    /// a cache key is built without copying bytes.
+    private var views: [[UInt8]: Int] = [:]
     private static let maximumDepth = 1024
 
     /// Whether any tree exists to look for; a fake proc root's trees root
@@ -76,7 +79,21 @@ final class TreeLocator {
     }
 
     /// The cached answer for a spelling in a view, if it was resolved before.
-    func cached(_ key: [UInt8]) -> TreeRef?? { resolved[key] }
+    func cached(_ key: ViewPath) -> TreeRef?? { resolved[key] }
 
-    func remember(_ key: [UInt8], _ tree: TreeRef?) { resolved[key] = tree }
+    func remember(_ key: ViewPath, _ tree: TreeRef?) { resolved[key] = tree }
+
+    /// The number standing for a view in cache keys.
+    func view(_ key: [UInt8]) -> Int {
+        if let known = views[key] { return known }
+        views[key] = views.count
+        return views.count - 1
+    }
+}
+
+/// A path as spelled in one view. The slice may point into a process's
+/// environment or maps text; it is kept only for the scan.
+struct ViewPath: Hashable {
+    var view: Int
+    var path: ArraySlice<UInt8>
 }
