@@ -79,3 +79,12 @@ int CT_fd_is_pidfs(int fd) {
         return -1;
     return fs.f_type == 0x50494446 /* PIDFS_MAGIC */ ? 1 : 0;
 }
+
+int CT_kcmp(pid_t pid1, pid_t pid2, int type, unsigned long idx1, unsigned long idx2) {
+#ifdef SYS_kcmp
+    return (int)syscall(SYS_kcmp, pid1, pid2, type, idx1, idx2);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}

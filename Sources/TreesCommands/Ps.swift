@@ -52,10 +52,13 @@ struct Ps: ParsableCommand {
             guard let selector else { return true }
             return h.tree.name == selector.name && (selector.rev == nil || selector.rev == h.tree.rev)
         }
+        // btime once for every row, not one read of /proc/stat per row.
+        let clock = scanner.probe.bootClock()
         let output = Output(
             processes: holders.map {
                 ProcessRow(pid: $0.pid, tree: TreeJSON($0.tree), evidence: $0.evidence.sorted().map(\.rawValue),
-                           command: $0.command, started_at: scanner.probe.startedAt($0.startTime).map(rfc3339), lease: $0.leaseID)
+                           command: $0.command, started_at: clock.map { [t = $0.startTime] in rfc3339($0.startedAt(t)) },
+                           lease: $0.leaseID)
             },
             unknown: report.unknown.map { UnknownRow(pid: $0.pid, command: $0.command, reason: $0.reason, ignored: false) }
                 + report.ignoredUnknown.map { UnknownRow(pid: $0.pid, command: $0.command, reason: $0.reason, ignored: true) })

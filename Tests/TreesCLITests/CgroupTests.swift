@@ -96,6 +96,10 @@ struct CgroupTests {
         #expect(name == "trees-app@1.2-rc-3-0123abcd")
         #expect(Cgroup.tree(ofJobName: name) == ref)
         #expect(Cgroup.tree(ofJobName: "trees-app@r1-42")?.rev.value == "r1")
+        // Tagged with a root (16 hex digits), as `trees exec` names them now.
+        let tagged = Cgroup.jobName(ref, rootTag: "00ff00ff00ff00ff", id: "0123abcd")
+        #expect(tagged == "trees-00ff00ff00ff00ff-app@1.2-rc-3-0123abcd")
+        #expect(Cgroup.tree(ofJobName: tagged) == ref)
         for bad in ["trees-app@r1", "trees-app@r1-", "trees-App@r1-1", "trees-app@current-1", "trees-test-1234",
                     "trees-app@-1", "trees-@r1-1", "app@r1-1", "trees-app@r1-X"] {
             #expect(Cgroup.tree(ofJobName: bad) == nil, "\(bad)")
@@ -123,7 +127,9 @@ struct CgroupTests {
         // The lease records the cgroup, and both processes are in it.
         let lease = try #require(try leases(s).first)
         let cgroup = try #require(lease["cgroup"] as? String)
-        #expect(cgroup.hasPrefix(parent.relative + "/trees-\(name)@r1-"), "\(cgroup)")
+        // trees-TAG-NAME@REV-ID: the tag stands for this root (its device and inode).
+        let tag = try #require(Root.openExisting(s.root).flatMap(Cgroup.rootTag(of:)))
+        #expect(cgroup.hasPrefix(parent.relative + "/trees-\(tag)-\(name)@r1-"), "\(cgroup)")
         let leaf = parent.mountPoint + cgroup
         #expect(Set(TestCgroupParent.pids(in: leaf)) == [job.pid, grandchild])
         let environ = try Data(contentsOf: URL(fileURLWithPath: "/proc/\(grandchild)/environ"))
@@ -212,7 +218,8 @@ struct CgroupTests {
                                                       "exec", "--root", s.root, name, "--cgroup", "--cgroup-parent", parent.relative,
                                                       "--", "/usr/bin/touch", marker])
             #expect(denied.status == 1)
-            #expect(denied.stderr.contains("cannot create cgroup \(parent.path)/trees-\(name)@r1-"), "\(denied.stderr)")
+            #expect(denied.stderr.contains("cannot create cgroup \(parent.path)/trees-") && denied.stderr.contains("-\(name)@r1-"),
+                    "\(denied.stderr)")
             #expect(denied.stderr.contains("Permission denied") && denied.stderr.contains("writable cgroup v2"), "\(denied.stderr)")
             #expect(!FileManager.default.fileExists(atPath: marker))
         }

@@ -60,7 +60,7 @@ struct ProcessTests {
         var jobs: [(String, Background)] = []
         jobs.append(("cwd", try Background("/bin/sh", ["-c", "exec /bin/sleep 30"], cwd: tree)))
         jobs.append(("fd", try Background("/bin/sh", ["-c", "exec 7< lib/f0.txt; cd /; exec /bin/sleep 30"], cwd: tree)))
-        jobs.append(("environ", try Background("/bin/sleep", ["30"], environment: ["TREES_TREE": "app@r1"], cwd: "/")))
+        jobs.append(("environ", try Background("/bin/sleep", ["30"], environment: ["TREES_TREE": "app@r1", "TREES_ROOT": s.root], cwd: "/")))
         jobs.append(("cmdline", try Background("/bin/sh", ["-c", "/bin/sleep 30", "\(tree)/job.sh"], cwd: "/")))
         let python = FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") ? "/usr/bin/python3" : nil
         if let python {

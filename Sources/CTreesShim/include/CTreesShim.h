@@ -32,4 +32,9 @@ ssize_t CT_getrandom(void *buf, size_t len);
 /// Whether fd lives on pidfs (fstatfs f_type == PIDFS_MAGIC): 1 yes, 0 no, -1 error.
 int CT_fd_is_pidfs(int fd);
 
+/// kcmp(2): 0 when pid1's and pid2's resources of `type` (KCMP_FILES 2,
+/// KCMP_FS 3) are the same object, 1/2/3 when they differ, -1 with errno
+/// (EPERM without ptrace access to both, ENOSYS where the kernel lacks it).
+int CT_kcmp(pid_t pid1, pid_t pid2, int type, unsigned long idx1, unsigned long idx2);
+
 #endif

@@ -64,7 +64,8 @@ public struct JobLauncher {
         let parent = try hierarchy.parent(option: request.parent, procRoot: probe.procRoot)
         let origin = Cgroup.ownCgroup(procRoot: probe.procRoot)
         let pid = getpid()
-        let cgroup = try hierarchy.createJobCgroup(parent: parent, tree: plan.tree, id: plan.lease?.id ?? String(pid))
+        let cgroup = try hierarchy.createJobCgroup(parent: parent, tree: plan.tree, rootTag: Cgroup.rootTag(of: root),
+                                                   id: plan.lease?.id ?? String(pid))
         do {
             if let lease = plan.lease {
                 let store = try root.openStore()

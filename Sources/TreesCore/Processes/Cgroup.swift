@@ -3,7 +3,7 @@ import Glibc
 #endif
 
 /// A cgroup v2 hierarchy, for `trees exec --cgroup`: the job runs in a
-/// cgroup of its own, `PARENT/trees-NAME@REV-ID`, so that descendants which
+/// cgroup of its own, `PARENT/trees-TAG-NAME@REV-ID`, so that descendants which
 /// double-fork, leave the tree and clear their environment are still
 /// attributed to the tree (the scanner reads `/proc/PID/cgroup`), and
 /// `cgroup.events` (`populated 0`) tells `trees wait` when the group empties.
@@ -92,39 +92,72 @@ public struct Cgroup: Sendable {
 
     // MARK: - Job cgroup names
 
-    /// `trees-NAME@REV-ID`. It carries nothing specific to a root: see
-    /// `trees(inProcCgroup:)` for what that means.
-    public static func jobName(_ tree: TreeRef, id: String) -> String {
-        "\(namePrefix)\(tree.name.value)@\(tree.rev.value)-\(id)"
+    /// `trees-TAG-NAME@REV-ID`, where TAG (16 hex digits, `rootTag(of:)`)
+    /// stands for the root's device and inode, so that a job cgroup counts
+    /// only for the root whose `trees exec` made it.
+    public static func jobName(_ tree: TreeRef, rootTag: String?, id: String) -> String {
+        "\(namePrefix)\(rootTag.map { $0 + "-" } ?? "")\(tree.name.value)@\(tree.rev.value)-\(id)"
     }
 
-    /// The tree a job cgroup's name (one path component) stands for, nil when
-    /// it is not `trees-NAME@REV-ID` with a valid NAME and REV and an
+    /// The untagged name of earlier versions, `trees-NAME@REV-ID`.
+    public static func jobName(_ tree: TreeRef, id: String) -> String { jobName(tree, rootTag: nil, id: id) }
+
+    /// The tag of a root: FNV-1a (64 bits) of its device and inode, in hex.
+    /// Short and fixed in length, so a cgroup name stays within NAME_MAX.
+    static func rootTag(of root: FileIdentity) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in Array("\(root.device):\(root.inode)".utf8) {
+            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+        }
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// The tag of the root open at `root`, nil when `fstat(2)` fails.
+    public static func rootTag(of root: Root) -> String? {
+        FileIdentity(fd: root.dir.fd).map(rootTag(of:))
+    }
+
+    /// The root tag (nil for an untagged name) and tree a job cgroup's name
+    /// (one path component) stands for; nil when it is not
+    /// `trees-[TAG-]NAME@REV-ID` with a valid NAME and REV and an
     /// alphanumeric ID. REV may hold `-`, so the ID is split off at the last `-`.
-    public static func tree(ofJobName component: some StringProtocol) -> TreeRef? {
+    static func parseJobName(_ component: some StringProtocol) -> (rootTag: String?, tree: TreeRef)? {
         guard component.hasPrefix(namePrefix) else { return nil }
-        let body = component.dropFirst(namePrefix.count)
+        var body = Substring(component.dropFirst(namePrefix.count))
+        var tag: String?
+        let hexDigits = body.prefix(17)
+        if hexDigits.count == 17, hexDigits.last == "-",
+           hexDigits.dropLast().utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) {
+            tag = String(hexDigits.dropLast())
+            body = body.dropFirst(17)
+        }
         guard let at = body.firstIndex(of: "@"), let dash = body.lastIndex(of: "-"), at < dash else { return nil }
         let id = body[body.index(after: dash)...]
         guard !id.isEmpty, id.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x7a) }) else { return nil }
         let nameText = String(body[..<at]), revText = String(body[body.index(after: at)..<dash])
         guard TreeName.isValid(nameText), Rev.isValid(revText),
               let name = try? TreeName(nameText), let rev = try? Rev(revText) else { return nil }
-        return TreeRef(name: name, rev: rev)
+        return (tag, TreeRef(name: name, rev: rev))
+    }
+
+    /// The tree a job cgroup's name stands for, whatever root it names.
+    public static func tree(ofJobName component: some StringProtocol) -> TreeRef? {
+        parseJobName(component)?.tree
     }
 
     /// The tree whose job cgroup a process is in, from the text of its
-    /// `/proc/PID/cgroup`: the last component of the `0::` path.
-    ///
-    /// The name carries nothing specific to a trees root, and the scanner
-    /// does not see the store, so a job cgroup of *another* root with the
-    /// same NAME@REV counts here too. As with the `TREES_TREE` marker, that
-    /// errs towards keeping a tree, never towards deleting one in use.
-    static func tree(inProcCgroup text: [UInt8]) -> TreeRef? {
+    /// `/proc/PID/cgroup` (the last component of the `0::` path), when the
+    /// name's tag is `rootTag`: another root's job cgroup of the same
+    /// NAME@REV does not count here. An untagged name (made by a version
+    /// before tags) names no root and counts for every root, erring towards
+    /// keeping a tree; it goes away with its job.
+    static func tree(inProcCgroup text: [UInt8], rootTag: String?) -> TreeRef? {
         guard let path = v2Path(inProcCgroup: text) else { return nil }
         let last = path.split(separator: ProcBytes.slash).last ?? []
-        guard last.starts(with: namePrefix.utf8) else { return nil }
-        return tree(ofJobName: String(decoding: last, as: UTF8.self))
+        guard last.starts(with: namePrefix.utf8), let parsed = parseJobName(String(decoding: last, as: UTF8.self)),
+              parsed.rootTag == nil || parsed.rootTag == rootTag else { return nil }
+        return parsed.tree
     }
 
     // MARK: - Creating and removing job cgroups
@@ -143,10 +176,10 @@ public struct Cgroup: Sendable {
         return try normalize(own)
     }
 
-    /// Creates `PARENT/trees-NAME@REV-ID`. Returns its cgroup path.
+    /// Creates `PARENT/trees-TAG-NAME@REV-ID` (see `jobName`). Returns its cgroup path.
     /// - Throws: `.failure` (exit 1) naming the path and errno when the
     ///   parent is missing, not cgroup v2, or not writable.
-    public func createJobCgroup(parent: String, tree: TreeRef, id: String) throws -> String {
+    public func createJobCgroup(parent: String, tree: TreeRef, rootTag: String?, id: String) throws -> String {
         let parentPath = absolutePath(parent)
         switch contains(parentPath) {
         case .failure(let failure):
@@ -159,7 +192,7 @@ public struct Cgroup: Sendable {
         case .success(true):
             break
         }
-        let cgroup = (parent == "/" ? "" : parent) + "/" + Cgroup.jobName(tree, id: id)
+        let cgroup = (parent == "/" ? "" : parent) + "/" + Cgroup.jobName(tree, rootTag: rootTag, id: id)
         let path = absolutePath(cgroup)
         if retryingEINTR({ mkdir(path, 0o755) }) != 0 {
             let err = errno

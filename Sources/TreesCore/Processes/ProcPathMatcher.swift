@@ -51,17 +51,26 @@ struct ProcPathMatcher {
 
     /// Trees named by an environment block: `TREES_TREE=NAME@REV` (set by
     /// `trees exec`) names one directly; any value counts by path.
-    mutating func trees(inEnvironment block: [UInt8]) -> [TreeRef] {
+    ///
+    /// The marker counts only when the same environment's `TREES_ROOT`
+    /// names this root: spelled as one of its spellings, or, through
+    /// `namesRoot`, the same directory by device and inode however spelled.
+    /// Without `TREES_ROOT` it names no root, so it counts for none (`trees
+    /// exec` always sets both); otherwise a job of another root on the same
+    /// host would keep this root's tree of the same name.
+    mutating func trees(inEnvironment block: [UInt8], namesRoot: ((ArraySlice<UInt8>) -> Bool)? = nil) -> [TreeRef] {
         var found = trees(inText: block[...])
         let key = Array("TREES_TREE=".utf8)
         let rootKey = Array("TREES_ROOT=".utf8)
         let entries = block.split(separator: 0)
-        // The marker names a tree of *some* root: it counts for this root
-        // unless TREES_ROOT says it is another one (absent counts: fail closed).
-        if let root = entries.first(where: { $0.starts(with: rootKey) })?.dropFirst(rootKey.count),
-           !prefixes.contains(where: { Array(root) + [ProcBytes.slash] == $0 || Array(root) == $0 }) {
-            return found
+        let namesThisRoot = entries.contains { entry in
+            guard entry.starts(with: rootKey) else { return false }
+            let root = entry.dropFirst(rootKey.count)
+            var spelled = Array(root)
+            while spelled.count > 1 && spelled.last == ProcBytes.slash { spelled.removeLast() }
+            return prefixes.contains(spelled + [ProcBytes.slash]) || namesRoot?(root) == true
         }
+        guard namesThisRoot else { return found }
         for entry in entries where entry.starts(with: key) {
             let value = entry.dropFirst(key.count)
             if let at = value.firstIndex(of: UInt8(ascii: "@")),

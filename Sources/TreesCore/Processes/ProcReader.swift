@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CTreesShim
 
 // MARK: - Reading /proc
 
@@ -13,6 +14,22 @@ protocol ProcReader {
     func process(_ pid: Int32) throws(ProcFileError) -> any ProcessFiles
     /// `self/mountinfo`, to look for `hidepid`.
     func mountInfo() throws(ProcFileError) -> [UInt8]
+    /// Which tables thread `tid` of `pid` shares with it, by `kcmp(2)`; nil
+    /// when that cannot be told (then every thread is read).
+    func sharing(_ pid: Int32, thread tid: Int32) -> ThreadSharing?
+    /// The scanner's own mount namespace (`self/ns/mnt`), nil for a fake proc root.
+    func ownMountNamespace() -> [UInt8]?
+}
+
+/// What a thread shares with its leader: `CLONE_FS` (cwd, root) and `CLONE_FILES`.
+struct ThreadSharing: Equatable {
+    var fs: Bool
+    var files: Bool
+}
+
+extension ProcReader {
+    func sharing(_ pid: Int32, thread tid: Int32) -> ThreadSharing? { nil }
+    func ownMountNamespace() -> [UInt8]? { nil }
 }
 
 /// The files of one process (or one of its threads), by relative name.
@@ -22,17 +39,43 @@ protocol ProcessFiles {
     func readLink(_ file: String) throws(ProcFileError) -> [UInt8]
     func list(_ directory: String) throws(ProcFileError) -> [String]
     func subdirectory(_ path: String) throws(ProcFileError) -> any ProcessFiles
+    /// An `O_PATH` descriptor for `path` relative to the process directory
+    /// (`cwd`, `root/usr/lib`), resolved as the process sees it: through
+    /// its root and mount namespace. Nil where there is nothing real to
+    /// open (a fake proc root) or the open failed.
+    func openPath(_ path: [UInt8], directory: Bool) -> Int32?
+}
+
+extension ProcessFiles {
+    func openPath(_ path: [UInt8], directory: Bool) -> Int32? { nil }
 }
 
 /// Reads a real (or fixture) proc tree fd-relatively through `Directory`.
 final class SystemProcReader: ProcReader {
     private let root: Directory
+    /// Whether this is the live /proc, whose pids `kcmp` may be asked about.
+    private let live: Bool
     /// One read buffer for the whole scan: /proc files are read whole, often.
     private let buffer = ProcReadBuffer()
 
     /// - Throws: `TreesError.system` when `open(2)` of `procRoot` fails.
     init(procRoot: String) throws {
         root = try Directory.open(procRoot)
+        live = canonicalPath(procRoot) == "/proc"
+    }
+
+    func sharing(_ pid: Int32, thread tid: Int32) -> ThreadSharing? {
+        guard live else { return nil }
+        // Needs ptrace access to both (root has it); EPERM or ENOSYS: unknown.
+        let fs = CT_kcmp(pid, tid, 3 /* KCMP_FS */, 0, 0)
+        let files = CT_kcmp(pid, tid, 2 /* KCMP_FILES */, 0, 0)
+        guard fs >= 0, files >= 0 else { return nil }
+        return ThreadSharing(fs: fs == 0, files: files == 0)
+    }
+
+    func ownMountNamespace() -> [UInt8]? {
+        guard live else { return nil }
+        return try? root.readLink(Array("self/ns/mnt".utf8))
     }
 
     func processIDs() throws -> [Int32] {
@@ -71,6 +114,13 @@ struct SystemProcessFiles: ProcessFiles {
 
     func list(_ name: String) throws(ProcFileError) -> [String] {
         try ProcFileError.catching(name) { try directory.openDirectory(name).entries().map(\.name.display) }
+    }
+
+    func openPath(_ path: [UInt8], directory isDirectory: Bool) -> Int32? {
+        let flags = openPathFlag | O_CLOEXEC | (isDirectory ? O_DIRECTORY : 0)
+        let fd = retryingEINTR { (path + [0]).withUnsafeBufferPointer { p in
+            p.withMemoryRebound(to: CChar.self) { c in c.baseAddress.map { openat(directory.fd, $0, flags) } ?? -1 } } }
+        return fd >= 0 ? fd : nil
     }
 
     func subdirectory(_ path: String) throws(ProcFileError) -> any ProcessFiles {

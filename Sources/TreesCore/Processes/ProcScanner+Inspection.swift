@@ -14,10 +14,10 @@ struct ProcInspection {
 }
 
 /// Ends an inspection: the process exited while we looked.
-private struct ProcessGone: Error {}
+struct ProcessGone: Error {}
 
 /// One process's findings so far.
-private struct ProcessFindings {
+struct ProcessFindings {
     var trees: [TreeRef: Set<EvidenceKind>] = [:]
     /// What could not be read, and why: any entry makes the process unknown.
     var failures: [(file: String, problem: String)] = []
@@ -72,7 +72,7 @@ private struct ProcessFindings {
 extension ProcScanner {
     /// Collects the evidence of one process. All reads go through one open
     /// pid directory, so a pid reused mid-scan reads as gone, not as a mix.
-    func inspect(_ pid: Int32, reader: any ProcReader, matcher: inout ProcPathMatcher) -> ProcInspection {
+    func inspect(_ pid: Int32, reader: any ProcReader, context: ScanContext, matcher: inout ProcPathMatcher) -> ProcInspection {
         var found = ProcessFindings()
         do throws(ProcessGone) {
             guard let process = try found.attempt({ () throws(ProcFileError) in try reader.process(pid) }) else {
@@ -91,6 +91,7 @@ extension ProcScanner {
             let uid = { () -> UInt32? in (try? process.read("status")).flatMap(ProcCommandLine.realUID(status:)) }
             var cmdline = try found.attempt({ () throws(ProcFileError) in try process.read("cmdline") }) ?? []
             var files = process
+            var usedThread: String?
             var exe: [UInt8]?
             do throws(ProcFileError) {
                 exe = try process.readLink("exe")
@@ -103,15 +104,20 @@ extension ProcScanner {
                     // others still run: their code and files live on, reachable
                     // through task/.
                     guard error.errno == ENOENT, cmdline.isEmpty, stat.threads > 1 else { return .skipped }
-                    guard let thread = try liveThread(of: pid, in: process, found: &found) else {
+                    guard let (tid, thread) = try liveThread(of: pid, in: process, found: &found) else {
                         return found.result(pid: pid, stat: stat, uid: uid, cmdline: cmdline)
                     }
                     files = thread
+                    usedThread = tid
                     cmdline = try found.attempt({ () throws(ProcFileError) in try thread.read("cmdline") }) ?? []
                     exe = try found.attempt({ () throws(ProcFileError) in try thread.readLink("exe") })
                 }
             }
-            try inspectLinks(files, exe: exe, cmdline: cmdline, found: &found, matcher: &matcher)
+            try inspectLinks(files, pid: pid, exe: exe, cmdline: cmdline, context: context, found: &found, matcher: &matcher)
+            if stat.threads > 1 {
+                inspectThreads(pid, of: process, skipping: usedThread, reader: reader, context: context,
+                               found: &found, matcher: &matcher)
+            }
             return found.result(pid: pid, stat: stat, uid: uid, cmdline: cmdline)
         } catch {
             return .skipped
@@ -119,37 +125,36 @@ extension ProcScanner {
     }
 
     /// Everything after exe: cwd, root, fd, maps, environ, the arguments and the cgroup.
-    private func inspectLinks(_ files: any ProcessFiles, exe: [UInt8]?, cmdline: [UInt8],
+    /// Each path is first matched by its spelling; what that misses is
+    /// resolved in the process's own view and attributed by identity.
+    private func inspectLinks(_ files: any ProcessFiles, pid: Int32, exe: [UInt8]?, cmdline: [UInt8], context: ScanContext,
                               found: inout ProcessFindings, matcher: inout ProcPathMatcher) throws(ProcessGone) {
-        if let exe { found.add(matcher.tree(ofKernelPath: exe[...]), .exe) }
-        for (link, kind) in [("cwd", EvidenceKind.cwd), ("root", .root)] {
-            if let target = try found.attempt({ () throws(ProcFileError) in try files.readLink(link) }) {
-                found.add(matcher.tree(ofKernelPath: target[...]), kind)
-            }
-        }
-        if let fds = try found.attempt({ () throws(ProcFileError) in try files.list("fd") }) {
-            for fd in fds where !fd.isEmpty && fd.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
-                do throws(ProcFileError) {
-                    found.add(matcher.tree(ofKernelPath: try files.readLink("fd/" + fd)[...]), .fd)
-                } catch {
-                    // ENOENT here only means this descriptor was closed since the listing.
-                    if error.errno == ESRCH { throw ProcessGone() }
-                    if error.errno != ENOENT { found.record(error) }
-                }
-            }
+        let rootShown = try found.attempt({ () throws(ProcFileError) in try files.readLink("root") })
+        let cwdShown = try found.attempt({ () throws(ProcFileError) in try files.readLink("cwd") })
+        let view = context.view(of: files, pid: pid, rootShown: rootShown, cwdShown: cwdShown)
+        if let exe { found.add(matcher.tree(ofKernelPath: exe[...]) ?? view?.tree(ofFileShown: exe[...]), .exe) }
+        addDirectories(rootShown: rootShown, cwdShown: cwdShown, view: view, found: &found, matcher: &matcher)
+        do throws(ProcFileError) {
+            try addDescriptors(files, view: view, found: &found, matcher: &matcher)
+        } catch {
+            if error.meansGone { throw ProcessGone() }
+            found.record(error)
         }
         if let maps = try found.attempt({ () throws(ProcFileError) in try files.read("maps") }) {
-            ProcMaps.forEachPath(in: maps) { found.add(matcher.tree(ofKernelPath: $0), .maps) }
+            ProcMaps.forEachPath(in: maps) { found.add(matcher.tree(ofKernelPath: $0) ?? view?.tree(ofFileShown: $0), .maps) }
         }
         if let environ = try found.attempt({ () throws(ProcFileError) in try files.read("environ") }) {
-            for ref in matcher.trees(inEnvironment: environ) { found.add(ref, .environ) }
+            let namesRoot = view.map { v in { (value: ArraySlice<UInt8>) in v.namesRoot(value) } }
+            for ref in matcher.trees(inEnvironment: environ, namesRoot: namesRoot) { found.add(ref, .environ) }
+            if let view { for word in ProcWords.inEnvironment(environ) { found.add(view.trees(ofWord: word), .environ) } }
         }
         for ref in matcher.trees(inText: cmdline[...]) { found.add(ref, .cmdline) }
+        if let view { for word in ProcWords.inCommandLine(cmdline) { found.add(view.trees(ofWord: word), .cmdline) } }
         // A job cgroup (`trees exec --cgroup`) holds every descendant of the
-        // job, whatever it did to its environment and directory. The name
-        // is not tied to this root: see `Cgroup.tree(inProcCgroup:)`.
+        // job, whatever it did to its environment and directory. Its name
+        // carries the root's identity: see `Cgroup.tree(inProcCgroup:rootTag:)`.
         do throws(ProcFileError) {
-            found.add(Cgroup.tree(inProcCgroup: try files.read("cgroup")), .cgroup)
+            found.add(Cgroup.tree(inProcCgroup: try files.read("cgroup"), rootTag: context.rootTag), .cgroup)
         } catch {
             if error.errno == ESRCH { throw ProcessGone() }
             // ENOENT: a kernel without cgroups, or a fixture without the file.
@@ -157,13 +162,74 @@ extension ProcScanner {
         }
     }
 
+    private func addDirectories(rootShown: [UInt8]?, cwdShown: [UInt8]?, view: ProcessView?,
+                                found: inout ProcessFindings, matcher: inout ProcPathMatcher) {
+        for (link, shown, kind) in [("cwd", cwdShown, EvidenceKind.cwd), ("root", rootShown, .root)] {
+            guard let shown else { continue }
+            found.add(matcher.tree(ofKernelPath: shown[...]) ?? view?.tree(ofDirectoryLink: link, shown: shown), kind)
+        }
+    }
+
+    /// The `fd/` table. Throws when the table cannot be listed, or ESRCH
+    /// when the process is gone; other failures of one descriptor are kept.
+    private func addDescriptors(_ files: any ProcessFiles, view: ProcessView?,
+                                found: inout ProcessFindings, matcher: inout ProcPathMatcher) throws(ProcFileError) {
+        for fd in try files.list("fd") where !fd.isEmpty && fd.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+            do throws(ProcFileError) {
+                let shown = try files.readLink("fd/" + fd)
+                found.add(matcher.tree(ofKernelPath: shown[...]) ?? view?.tree(ofFileShown: shown[...]), .fd)
+            } catch {
+                // ENOENT here only means this descriptor was closed since the listing.
+                if error.errno == ESRCH { throw error }
+                if error.errno != ENOENT { found.record(error) }
+            }
+        }
+    }
+
+    /// Threads that do not share the leader's working directory and root
+    /// (`CLONE_FS`) or file table (`CLONE_FILES`), e.g. after
+    /// `unshare(CLONE_FS|CLONE_FILES)` in one thread, hold files of their
+    /// own. `kcmp(2)` tells which cheaply; where it cannot, every thread is
+    /// read. A thread that exits meanwhile is skipped; one that cannot be
+    /// read makes the process unknown.
+    func inspectThreads(_ pid: Int32, of process: any ProcessFiles, skipping used: String?, reader: any ProcReader,
+                        context: ScanContext, found: inout ProcessFindings, matcher: inout ProcPathMatcher) {
+        let tids: [String]
+        do throws(ProcFileError) {
+            tids = try process.list("task")
+        } catch {
+            if !error.meansGone { found.record(error) }
+            return
+        }
+        let leader = String(pid)
+        for tidText in tids where tidText != leader && tidText != used {
+            guard let tid = Int32(tidText) else { continue }
+            let sharing = reader.sharing(pid, thread: tid) ?? ThreadSharing(fs: false, files: false)
+            if sharing.fs && sharing.files { continue }
+            do throws(ProcFileError) {
+                let thread = try process.subdirectory("task/" + tidText)
+                var rootShown: [UInt8]?, cwdShown: [UInt8]?
+                if !sharing.fs {
+                    rootShown = try thread.readLink("root")
+                    cwdShown = try thread.readLink("cwd")
+                }
+                let view = context.view(of: thread, pid: tid, rootShown: rootShown ?? (try? thread.readLink("root")),
+                                        cwdShown: cwdShown)
+                addDirectories(rootShown: rootShown, cwdShown: cwdShown, view: view, found: &found, matcher: &matcher)
+                if !sharing.files { try addDescriptors(thread, view: view, found: &found, matcher: &matcher) }
+            } catch {
+                if !error.meansGone { found.record(error) }
+            }
+        }
+    }
+
     /// Another thread of `pid` to read through, when the main thread is gone.
     private func liveThread(of pid: Int32, in process: any ProcessFiles,
-                            found: inout ProcessFindings) throws(ProcessGone) -> (any ProcessFiles)? {
+                            found: inout ProcessFindings) throws(ProcessGone) -> (String, any ProcessFiles)? {
         guard let tids = try found.attempt({ () throws(ProcFileError) in try process.list("task") }) else { return nil }
         for tid in tids where tid != String(pid) {
             do throws(ProcFileError) {
-                return try process.subdirectory("task/" + tid)
+                return (tid, try process.subdirectory("task/" + tid))
             } catch {
                 if !error.meansGone { found.record(error) }
             }

@@ -4,10 +4,14 @@ import Glibc
 
 /// Finds which processes run from which trees in one pass over /proc.
 ///
-/// Attribution is by the shape of a path alone (`ROOT/NAME/REV/...` with a
-/// valid NAME and REV), never by comparing against a list of trees, so one
-/// pass serves every tree. Links are only read, never followed, and nothing
-/// read from a process is used beyond matching paths.
+/// Two passes over what each process holds. The path pass attributes by
+/// the shape of a path alone (`ROOT/NAME/REV/...` with a valid NAME and
+/// REV); it is cheap, and the only pass over a fake proc root. What it
+/// misses is resolved in the process's own view (`/proc/PID/root`, `cwd`)
+/// and attributed by device and inode (`TreeLocator`), so a tree reached
+/// through a bind mount, a symlinked root or another mount namespace counts
+/// the same. Threads with their own cwd or file table are read too. Nothing
+/// read from a process is used beyond resolving and matching paths.
 public struct ProcScanner {
     public let treesRoot: String
     public let procRoot: String
@@ -36,10 +40,11 @@ public struct ProcScanner {
             throw TreesError(.usage, "the trees root \(quoted(treesRoot)) is not an absolute path")
         }
         var matcher = ProcPathMatcher(roots: rootSpellings(), resolveCurrent: currentResolver)
+        let context = ScanContext(locator: TreeLocator(rootPath: treesRoot), ownNamespace: reader.ownMountNamespace())
         var result = ProcScan(processes: [], unknown: [])
         if let hidden = hiddenProcesses(reader) { result.unknown.append(hidden) }
         for pid in try reader.processIDs().sorted() {
-            let found = inspect(pid, reader: reader, matcher: &matcher)
+            let found = inspect(pid, reader: reader, context: context, matcher: &matcher)
             if let evidence = found.evidence { result.processes.append(evidence) }
             if let unknown = found.unknown { result.unknown.append(unknown) }
         }

@@ -118,8 +118,23 @@ private let basicExpected: Attribution = [
 
     @Test func environmentNamesATreeDirectly() {
         var matcher = ProcPathMatcher(roots: ["/srv/t"], resolveCurrent: resolver)
-        let block = Array("HOME=/root\u{0}TREES_TREE=app@r9\u{0}TREES_TREE=bad\u{0}X=TREES_TREE=no@r1\u{0}TREES_TREE=app@current\u{0}".utf8)
+        let block = Array("HOME=/root\u{0}TREES_TREE=app@r9\u{0}TREES_TREE=bad\u{0}X=TREES_TREE=no@r1\u{0}TREES_TREE=app@current\u{0}TREES_ROOT=/srv/t\u{0}".utf8)
         #expect(matcher.trees(inEnvironment: block).map(\.description) == ["app@r9", "app@r7"])
+    }
+
+    /// The marker counts only with a TREES_ROOT naming this root: spelled
+    /// the same, or the same directory by identity (`namesRoot`).
+    @Test(arguments: [
+        ("TREES_TREE=app@r9", nil, false),
+        ("TREES_TREE=app@r9\u{0}TREES_ROOT=/srv/other", nil, false),
+        ("TREES_TREE=app@r9\u{0}TREES_ROOT=/srv/t/", nil, true),
+        ("TREES_TREE=app@r9\u{0}TREES_ROOT=/link/t", "/link/t", true),
+        ("TREES_TREE=app@r9\u{0}TREES_ROOT=/link/t", "/elsewhere", false),
+    ] as [(String, String?, Bool)])
+    func environmentMarkerNeedsThisRoot(environ: String, sameDirectory: String?, counts: Bool) {
+        var matcher = ProcPathMatcher(roots: ["/srv/t"], resolveCurrent: resolver)
+        let found = matcher.trees(inEnvironment: Array(environ.utf8), namesRoot: { Array($0) == Array((sameDirectory ?? "").utf8) })
+        #expect(found.map(\.description) == (counts ? ["app@r9"] : []))
     }
 
     @Test(arguments: [

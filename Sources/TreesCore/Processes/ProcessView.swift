@@ -1,0 +1,105 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One process (or thread) seen from inside: the paths it shows are
+/// resolved in its own mount namespace and root (through `/proc/PID/root`
+/// and `/proc/PID/cwd`), and what they resolve to is attributed to a tree
+/// by device and inode. Bind mounts, a symlinked root and a container's
+/// `-v` mounts all resolve to the same directories as `ROOT/NAME/REV`.
+struct ProcessView {
+    let files: any ProcessFiles
+    let locator: TreeLocator
+    /// The mount namespace and root the process sees, then a NUL: in one
+    /// view the same spelling names the same file, so answers are shared.
+    private let view: Int
+    /// The scanner's own view: there a path opens the same without going
+    /// through the process, so a failed open may be remembered as well.
+    private let isOwnView: Bool
+    /// The working directory as shown, for words relative to it.
+    private let cwd: [UInt8]?
+
+    init(files: any ProcessFiles, locator: TreeLocator, mountNamespace: [UInt8]?, ownNamespace: [UInt8]?,
+         rootShown: [UInt8]?, cwdShown: [UInt8]?, pid: Int32) {
+        self.files = files
+        self.locator = locator
+        if let mountNamespace, let rootShown {
+            view = locator.view(mountNamespace + [0] + rootShown)
+            isOwnView = mountNamespace == ownNamespace && rootShown == [ProcBytes.slash]
+        } else {
+            // Its view cannot be told: share nothing with other processes.
+            view = locator.view(Array("pid \(pid)".utf8))
+            isOwnView = false
+        }
+        cwd = cwdShown
+    }
+
+    /// The tree holding the directory behind one of the process's links
+    /// (`cwd`, `root`), opened through the link itself.
+    func tree(ofDirectoryLink link: String, shown: [UInt8]) -> TreeRef? {
+        let exact = ProcBytes.droppingDeletedSuffix(shown[...]).count != shown.count ? nil : ViewPath(view: view, path: shown[...])
+        if let exact, let known = locator.cached(exact) { return known }
+        guard let fd = files.openPath(Array(link.utf8), directory: true) else { return nil }
+        let tree = locator.tree(walkingUpFrom: fd)
+        if let exact { locator.remember(exact, tree) }
+        return tree
+    }
+
+    /// The tree holding a file the kernel reported (`exe`, `fd/N`, a maps
+    /// path), found from the directory that holds it.
+    func tree(ofFileShown shown: ArraySlice<UInt8>) -> TreeRef? {
+        guard shown.first == ProcBytes.slash, ProcBytes.droppingDeletedSuffix(shown).count == shown.count,
+              let slash = shown.lastIndex(of: ProcBytes.slash) else { return nil }
+        return tree(ofDirectory: slash == shown.startIndex ? [ProcBytes.slash] : shown[..<slash])
+    }
+
+    /// The trees a word of the command line or environment names, resolved
+    /// as the process would: absolute in its root, relative to its cwd. A
+    /// word names its directory if it is one, and its parent either way.
+    func trees(ofWord word: ArraySlice<UInt8>) -> TreeRef? {
+        guard word.count < Int(PATH_MAX), !word.contains(0) else { return nil }
+        let path: ArraySlice<UInt8>
+        if word.first == ProcBytes.slash {
+            path = word
+        } else {
+            guard let cwd, cwd.first == ProcBytes.slash else { return nil }
+            path = (cwd + [ProcBytes.slash] + word)[...]
+        }
+        if let tree = tree(ofDirectory: path) { return tree }
+        guard let slash = path.lastIndex(of: ProcBytes.slash), slash > path.startIndex else { return nil }
+        return tree(ofDirectory: path[..<slash])
+    }
+
+    /// Whether `value` (a `TREES_ROOT`) names this scan's root directory.
+    func namesRoot(_ value: ArraySlice<UInt8>) -> Bool {
+        guard let root = locator.root, value.first == ProcBytes.slash, !value.contains(0),
+              let fd = open(value, directory: true) else { return false }
+        defer { close(fd) }
+        return FileIdentity(fd: fd) == root
+    }
+
+    /// An absolute path (as the process spells it) resolved and walked up.
+    private func tree(ofDirectory path: ArraySlice<UInt8>) -> TreeRef? {
+        let cacheKey = ViewPath(view: view, path: path)
+        if let known = locator.cached(cacheKey) { return known }
+        guard let fd = open(path, directory: true) else {
+            // In the scanner's own view a failure does not depend on the
+            // process still being there, so it holds for every process.
+            if isOwnView { locator.remember(cacheKey, nil) }
+            return nil
+        }
+        let tree = locator.tree(walkingUpFrom: fd)
+        locator.remember(cacheKey, tree)
+        return tree
+    }
+
+    private func open(_ path: ArraySlice<UInt8>, directory: Bool) -> Int32? {
+        if isOwnView {
+            let fd = retryingEINTR { (Array(path) + [0]).withUnsafeBufferPointer { p in
+                p.withMemoryRebound(to: CChar.self) { c in
+                    c.baseAddress.map { Glibc.open($0, openPathFlag | O_CLOEXEC | (directory ? O_DIRECTORY : 0)) } ?? -1 } } }
+            return fd >= 0 ? fd : nil
+        }
+        return files.openPath(Array("root".utf8) + path, directory: directory)
+    }
+}
