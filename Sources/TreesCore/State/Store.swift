@@ -230,6 +230,15 @@ public final class Store {
     /// A `BEGIN IMMEDIATE` transaction with errors translated.
     @discardableResult
     public func write<T>(_ body: () throws -> T) throws -> T {
+        try serialized { try guarded { try db.writeTransaction(body) } }
+    }
+
+    /// Runs `body` holding `.trees/write.lock`, so that several transactions
+    /// and the file work between them (write an intent, rename, write the
+    /// outcome) are one step to every other writer. Re-entrant; each `write`
+    /// inside commits on its own, so a crash between them leaves the intent
+    /// for recovery to finish or undo.
+    public func serialized<T>(_ body: () throws -> T) throws -> T {
         if let writeLock, writeDepth == 0 {
             try takeWriteLock(writeLock.raw)
         }
@@ -238,7 +247,7 @@ public final class Store {
             writeDepth -= 1
             if let writeLock, writeDepth == 0 { _ = flock(writeLock.raw, LOCK_UN) }
         }
-        return try guarded { try db.writeTransaction(body) }
+        return try body()
     }
 
     @discardableResult
