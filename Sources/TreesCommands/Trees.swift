@@ -30,5 +30,5 @@ struct Trees: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [Install.self, Activate.self, Rollback.self, List.self, Verify.self,
-                      Exec.self, LeaseCommand.self, Ps.self, Wait.self, GC.self, Pin.self, Unpin.self, Remove.self])
+                      Exec.self, LeaseCommand.self, Ps.self, Wait.self, GC.self, Pin.self, Unpin.self, Remove.self, Doctor.self])
 }

@@ -38,24 +38,38 @@ public struct Activation {
         return rev
     }
 
-    /// Points `current` at REV with one `rename(2)` of a fresh relative
-    /// symlink, inside a write transaction so activations are serialised.
+    /// Points `current` at REV with one `rename(2)` of a fresh relative symlink.
+    ///
+    /// Crash safety: the database never runs ahead of the disk. An
+    /// `activating` history entry (the intent, with the rev that was current)
+    /// is committed before the rename, the outcome (activation and
+    /// deactivation times, an `activated` entry) after the directory is
+    /// fsynced. A kill in between leaves an intent that `recover` settles by
+    /// reading `current` on disk. The write lock is held across all of it,
+    /// so no other writer (gc above all) sees the half-step.
     /// - Returns: the rev that was current before, if any.
     @discardableResult
     public func activate(_ ref: TreeRef) throws -> Rev? {
-        try store.write {
-            guard let row = try store.tree(ref), row.state != .deleted, row.state != .installing else {
-                throw TreesError(.notFound, "no tree \(ref)", hint: "Install it first: trees install \(ref) SOURCE.")
+        try store.serialized {
+            try recover(ref.name)
+            let (nameDir, previous): (Directory, Rev?) = try store.write {
+                guard let row = try store.tree(ref), row.state != .deleted, row.state != .installing else {
+                    throw TreesError(.notFound, "no tree \(ref)", hint: "Install it first: trees install \(ref) SOURCE.")
+                }
+                guard row.state == .ready else {
+                    throw TreesError(.temporary, "\(ref) is \(row.state.rawValue) and cannot become current",
+                                     hint: "Wait for the running `trees gc` to finish, then try again.")
+                }
+                guard let nameDir = try root.nameDirectory(ref.name), try isRealDirectory(nameDir, ref.rev.value) else {
+                    throw TreesError(.notFound, "\(root.treePath(ref)) is missing on disk",
+                                     hint: "Reinstall it, or run `trees verify \(ref)`.")
+                }
+                let previous = try Activation.currentRev(nameDir)
+                if previous != ref.rev {
+                    try store.record(ref.name.value, ref.rev.value, event: Activation.intentEvent, previous: previous?.value)
+                }
+                return (nameDir, previous)
             }
-            guard row.state == .ready else {
-                throw TreesError(.temporary, "\(ref) is \(row.state.rawValue) and cannot become current",
-                                 hint: "Wait for the running `trees gc` to finish, then try again.")
-            }
-            guard let nameDir = try root.nameDirectory(ref.name), try isRealDirectory(nameDir, ref.rev.value) else {
-                throw TreesError(.notFound, "\(root.treePath(ref)) is missing on disk",
-                                 hint: "Reinstall it, or run `trees verify \(ref)`.")
-            }
-            let previous = try Activation.currentRev(nameDir)
             if previous == ref.rev { return previous }
             let temporary = ".current.new"
             _ = unlinkat(nameDir.fd, temporary, 0)
@@ -66,20 +80,36 @@ public struct Activation {
                 renameat(nameDir.fd, temporary, nameDir.fd, "current")
             }
             try nameDir.sync()
-            let now = unixNow()
-            try store.query("UPDATE trees SET activated_at = ?, deactivated_at = NULL WHERE id = ?", [.int(now), .int(row.id)])
-            if let previous {
-                try store.query("UPDATE trees SET deactivated_at = ? WHERE name = ? AND rev = ?",
-                                [.int(now), .text(ref.name.value), .text(previous.value)])
-            }
-            try store.record(ref.name.value, ref.rev.value, event: "activated", previous: previous?.value)
+            try store.write { try finish(ref, previous: previous) }
             return previous
         }
+    }
+
+    /// Records that REV became current and `previous` stopped being so: the
+    /// outcome of an activation, written once the link is on disk.
+    func finish(_ ref: TreeRef, previous: Rev?) throws {
+        let now = unixNow()
+        try store.query("UPDATE trees SET activated_at = ?, deactivated_at = NULL WHERE name = ? AND rev = ?",
+                        [.int(now), .text(ref.name.value), .text(ref.rev.value)])
+        if let previous {
+            try store.query("UPDATE trees SET deactivated_at = ? WHERE name = ? AND rev = ?",
+                            [.int(now), .text(ref.name.value), .text(previous.value)])
+        }
+        try store.record(ref.name.value, ref.rev.value, event: "activated", previous: previous?.value)
     }
 
     /// Activates the revision that was current before the present one.
     /// Throws `.notFound` (66) when there is none or it is gone.
     public func rollback(_ name: TreeName) throws -> TreeRef {
+        try store.serialized {
+            // A killed activate is settled first, so history names the rev
+            // that is current on disk.
+            try recover(name)
+            return try rollbackNow(name)
+        }
+    }
+
+    private func rollbackNow(_ name: TreeName) throws -> TreeRef {
         guard let current = try Activation.currentRev(of: name, in: root) else {
             throw TreesError(.notFound, "\(name) has no current revision to roll back from")
         }

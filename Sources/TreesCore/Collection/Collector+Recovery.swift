@@ -3,10 +3,16 @@ import Glibc
 #endif
 
 extension Collector {
-    /// Resumes what a killed GC left: `condemned` trees go back to `ready`
-    /// (or on to `deleting` if the rename happened), `deleting` trees and
-    /// leftover trash are finished.
+    /// Resumes what a killed command left before gc decides anything:
+    /// killed installs (when no install is in its final steps) and killed
+    /// activations are settled first, so that min-age sees when the old tree
+    /// stopped being current and no tree is stuck `installing`. Then what a
+    /// killed GC left: `condemned` trees go back to `ready` (or on to
+    /// `deleting` if the rename happened), `deleting` trees and leftover
+    /// trash are finished.
     public func recover() throws {
+        try Installer(root: root, store: store).recover()
+        try Activation(root: root, store: store).recover()
         let trash = try root.trash()
         var trashNames = Set(try trash.entries().map { $0.name.display })
         for tree in try store.trees() where tree.state == .condemned || tree.state == .deleting {

@@ -86,7 +86,7 @@ public final class Root: @unchecked Sendable {
 
     /// Opens the store, creating the database only when `create` is set.
     public func openStore(create: Bool = false) throws -> Store {
-        try Store(path: databasePath, metaDirectory: meta, create: create)
+        try Store(path: databasePath, metaDirectory: meta, create: create, treesOnDisk: { DiskInventory.hasTrees(self) })
     }
 
     /// Takes an exclusive `flock` on `.trees/NAME.lock`, created if missing.

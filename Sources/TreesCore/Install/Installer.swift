@@ -9,9 +9,10 @@ import CTreesShim
 /// Crash safety: until the rename, only staging holds anything, and staging
 /// containers are locked with `flock` by their installer, so a later install
 /// removes the unlocked (dead) ones. The row is written `installing` with its
-/// digest before the rename and `ready` after it; a later install finding an
-/// `installing` row adopts the directory if the rename happened (a renamed
-/// directory is always complete) or drops the row if it did not.
+/// digest and manifest before the rename and `ready` after it; the next
+/// install, gc or `doctor --repair` adopts the directory of an `installing`
+/// row if the rename happened (a renamed directory is always complete) or
+/// drops the row if it did not (see `commit`).
 public struct Installer {
     public let root: Root
     public let store: Store
@@ -74,34 +75,36 @@ public struct Installer {
         }
     }
 
+    /// The final steps, with the install lock held: settle what killed
+    /// installs left, decide, write the intent, rename, write the outcome.
+    ///
+    /// Crash safety: the intent (an `installing` row with its digest and its
+    /// manifest) is committed before the rename, and `ready` only after the
+    /// name directory is fsynced, so the database never claims a tree the
+    /// disk lacks. A kill in between leaves an `installing` row that
+    /// `recoverInterrupted` settles from the disk: a renamed directory is
+    /// always complete (it was sealed and fsynced in staging), so it is
+    /// adopted with the manifest the intent recorded; otherwise the row goes.
     private func commit(_ ref: TreeRef, manifest: Manifest, container: Directory) throws -> InstallResult {
         let digest = manifest.digest
         let path = root.treePath(ref)
+        try recoverInterrupted()
         guard let nameDir = try root.nameDirectory(ref.name, create: true) else {
             throw TreesError(.failure, "\(root.path)/\(ref.name) vanished while installing", hint: "Try again.")
         }
 
-        // Settle what a crashed install left, and decide.
         let existing: TreeRecord? = try store.write {
-            var row = try store.tree(ref)
-            if let r = row, r.state == .installing {
-                if try isRealDirectory(nameDir, ref.rev.value) {
-                    try store.setState(r.id, .ready)
-                    try store.record(ref.name.value, ref.rev.value, event: "installed", detail: "recovered after an interrupted install")
-                    row = try store.tree(ref)
-                } else {
-                    try store.query("DELETE FROM trees WHERE id = ?", [.int(r.id)])
-                    row = nil
-                }
-            }
-            if let r = row {
+            if let r = try store.tree(ref) {
                 switch r.state {
                 case .ready, .condemned:
                     return r
                 case .deleting:
                     throw TreesError(.temporary, "\(ref) is being deleted",
                                      hint: "Run the install again once `trees gc` has finished.")
-                default:
+                case .installing:
+                    throw TreesError(.failure, "\(ref) is still marked installing after recovery",
+                                     hint: "Run `trees doctor` to see why.")
+                case .deleted:
                     break
                 }
             }
@@ -115,10 +118,15 @@ public struct Installer {
                 ON CONFLICT (name, rev) DO UPDATE SET state = 'installing', path = excluded.path,
                     digest = excluded.digest, bytes = excluded.bytes, files = excluded.files,
                     state_changed_at = excluded.state_changed_at, pinned = 0,
-                    activated_at = NULL, deactivated_at = NULL,
+                    installed_at = NULL, activated_at = NULL, deactivated_at = NULL,
                     deleted_at = NULL, delete_reason = NULL, bytes_freed = NULL
                 """, [.text(ref.name.value), .text(ref.rev.value), .text(path), .text(digest),
                       .int(manifest.bytes), .int(manifest.files), .int(unixNow())])
+            guard let row = try store.tree(ref) else {
+                throw TreesError(.failure, "the row of \(ref) vanished during install")
+            }
+            try store.query("INSERT OR REPLACE INTO manifests (tree_id, body) VALUES (?, ?)",
+                            [.int(row.id), .blob(manifest.encoded)])
             return nil
         }
         if let existing {
@@ -138,18 +146,58 @@ public struct Installer {
         }
         try nameDir.sync()
         let record = try store.write {
-            try store.query("""
-                UPDATE trees SET state = 'ready', installed_at = ?, state_changed_at = ? WHERE name = ? AND rev = ?
-                """, [.int(unixNow()), .int(unixNow()), .text(ref.name.value), .text(ref.rev.value)])
+            try markReady(ref, detail: digest)
             guard let row = try store.tree(ref) else {
                 throw TreesError(.failure, "the row of \(ref) vanished during install")
             }
-            try store.query("INSERT OR REPLACE INTO manifests (tree_id, body) VALUES (?, ?)",
-                            [.int(row.id), .blob(manifest.encoded)])
-            try store.record(ref.name.value, ref.rev.value, event: "installed", detail: digest)
             return row
         }
         return InstallResult(tree: record, path: path, alreadyInstalled: false)
+    }
+
+    private func markReady(_ ref: TreeRef, detail: String) throws {
+        try store.query("""
+            UPDATE trees SET state = 'ready', installed_at = ?, state_changed_at = ? WHERE name = ? AND rev = ?
+            """, [.int(unixNow()), .int(unixNow()), .text(ref.name.value), .text(ref.rev.value)])
+        try store.record(ref.name.value, ref.rev.value, event: "installed", detail: detail)
+    }
+
+    /// Settles the `installing` rows of killed installs when no install is in
+    /// its final steps (the install lock is free); gc and doctor call this.
+    /// - Returns: false when a live install holds the lock (nothing was done).
+    @discardableResult
+    public func recover() throws -> Bool {
+        guard let lock = try root.lock("install.lock", wait: false) else { return false }
+        try withExtendedLifetime(lock) { try recoverInterrupted() }
+        return true
+    }
+
+    /// With the install lock held, every `installing` row is a killed
+    /// install's intent: adopt its directory if the rename happened, drop
+    /// the row if not. A row from before intents carried manifests gets one
+    /// built from the disk, and is adopted only if that matches its digest.
+    func recoverInterrupted() throws {
+        for row in try store.trees() where row.state == .installing {
+            let onDisk = try root.nameDirectory(row.ref.name).map { try isRealDirectory($0, row.ref.rev.value) } ?? false
+            guard onDisk else {
+                try store.write { try store.query("DELETE FROM trees WHERE id = ? AND state = 'installing'", [.int(row.id)]) }
+                continue
+            }
+            var missingManifest: Manifest?
+            if try store.manifest(treeID: row.id) == nil {
+                guard let nameDir = try root.nameDirectory(row.ref.name) else { continue }
+                let built = try Manifest.build(of: try nameDir.openDirectory(row.ref.rev.value), seal: false)
+                guard built.digest == row.digest else { continue } // not what was intended: doctor reports it
+                missingManifest = built
+            }
+            try store.write {
+                if let missingManifest {
+                    try store.query("INSERT OR REPLACE INTO manifests (tree_id, body) VALUES (?, ?)",
+                                    [.int(row.id), .blob(missingManifest.encoded)])
+                }
+                try markReady(row.ref, detail: "recovered after an interrupted install")
+            }
+        }
     }
 
     // MARK: staging

@@ -71,13 +71,34 @@ public final class Store {
 
     static var schemaVersion: Int64 { Int64(migrations.count) }
 
-    init(path: String, metaDirectory: Directory, create: Bool) throws {
+    /// `PRAGMA application_id` of a trees database ("TREE"): a file without
+    /// it is someone else's, and trees never adds its tables to it.
+    static let applicationID: Int64 = 0x5452_4545
+
+    /// Opens the database, creating it only when `create` is set and only
+    /// where no tree is installed yet.
+    ///
+    /// A missing or empty (zero-byte, or without a single table) database
+    /// beside installed trees is an error, never re-created: a fresh one
+    /// would answer "no trees" and let installs reuse revs that exist on
+    /// disk. A file that is SQLite but not trees' (another application_id,
+    /// or tables that are not trees') is refused and left untouched.
+    /// - Parameters:
+    ///   - treesOnDisk: whether any tree exists under the root (asked only
+    ///     when the database is missing or empty).
+    ///   - rebuild: `trees doctor --repair` rebuilding the database from the
+    ///     trees on disk; an empty or missing one may then be created.
+    init(path: String, metaDirectory: Directory, create: Bool,
+         treesOnDisk: () -> Bool = { false }, rebuild: Bool = false) throws {
         self.path = path
         let lockFD = openat(metaDirectory.fd, "write.lock", O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
         writeLock = lockFD >= 0 ? FileDescriptor(lockFD) : nil
-        if !create && access(path, F_OK) != 0 {
-            throw TreesError(.notFound, "no state database at \(path)",
-                             hint: "Nothing has been installed under this root yet; check --root or TREES_ROOT.")
+        if access(path, F_OK) != 0 {
+            if !rebuild && treesOnDisk() { throw Store.unusable(path, "is missing") }
+            if !create {
+                throw TreesError(.notFound, "no state database at \(path)",
+                                 hint: "Nothing has been installed under this root yet; check --root or TREES_ROOT.")
+            }
         }
         do {
             db = try SQLiteConnection(path: path, create: create,
@@ -87,34 +108,70 @@ public final class Store {
         }
         try guarded {
             // A damaged file fails here, on the first read, before anything is written.
-            let version = try db.query("PRAGMA user_version").first?.first?.int ?? 0
+            let (version, appID) = try identity()
+            if appID != 0 && appID != Store.applicationID { throw Store.foreign(path, "its application_id is \(appID)") }
             if version > Store.schemaVersion {
                 throw TreesError(.database, "state database \(path) has schema version \(version), newer than this trees (\(Store.schemaVersion))",
                                  hint: "Upgrade trees; an older trees never writes to a newer database.")
             }
-            if version < Store.schemaVersion {
-                try migrate(metaDirectory: metaDirectory)
+            // A current database from before application_id that this user
+            // may only read is used as it is; its owner's next command marks it.
+            let readOnlyLegacy = version == Store.schemaVersion && access(path, W_OK) != 0
+            if version < Store.schemaVersion || (appID == 0 && !readOnlyLegacy) {
+                try migrate(metaDirectory: metaDirectory, treesOnDisk: { !rebuild && treesOnDisk() })
             }
             try db.execute("PRAGMA foreign_keys = ON")
         }
     }
 
+    /// `PRAGMA user_version` and `PRAGMA application_id`.
+    private func identity() throws -> (version: Int64, applicationID: Int64) {
+        (try db.query("PRAGMA user_version").first?.first?.int ?? 0,
+         try db.query("PRAGMA application_id").first?.first?.int ?? 0)
+    }
+
+    static func unusable(_ path: String, _ what: String) -> TreesError {
+        TreesError(.database, "state database \(path) \(what), but trees are installed beside it",
+                   hint: "trees never re-creates it there (it would forget those trees). Run `trees doctor --repair` to rebuild it from the trees on disk, or restore it from a backup.")
+    }
+
+    static func foreign(_ path: String, _ why: String) -> TreesError {
+        TreesError(.database, "\(path) is not a trees state database (\(why))",
+                   hint: "trees never writes to it. Restore trees' database from a backup, or run `trees doctor --repair`, which moves it aside and rebuilds trees' database from the trees on disk.")
+    }
+
     /// Applies pending migrations under `.trees/migrate.lock`, so that several
-    /// processes opening a new root at once migrate it exactly once.
-    private func migrate(metaDirectory: Directory) throws {
+    /// processes opening a new root at once migrate it exactly once. What the
+    /// file is gets decided again under the lock: another process may have
+    /// created the schema meanwhile.
+    private func migrate(metaDirectory: Directory, treesOnDisk: () -> Bool) throws {
         let lockFD = try syscall("cannot open lock file", "\(metaDirectory.path)/migrate.lock") {
             openat(metaDirectory.fd, "migrate.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
         }
         let lock = FileDescriptor(lockFD)
         _ = try lockFile(lock.raw, wait: true, path: "\(metaDirectory.path)/migrate.lock")
+        let (version, appID) = try identity()
+        if appID != 0 && appID != Store.applicationID { throw Store.foreign(path, "its application_id is \(appID)") }
+        let tables = try db.query("SELECT name FROM sqlite_master WHERE type = 'table'").compactMap { $0.first?.text }
+        if appID == 0 {
+            if version == 0 && !tables.isEmpty {
+                throw Store.foreign(path, "it holds tables \(tables.prefix(5).joined(separator: ", ")) and no trees schema")
+            }
+            if version > 0 && !tables.contains("trees") {
+                throw Store.foreign(path, "user_version \(version) without a trees table")
+            }
+            if version == 0 && treesOnDisk() { throw Store.unusable(path, "is empty") }
+        }
+        if version == Store.schemaVersion && appID == Store.applicationID { return }
         // WAL lets readers (ps, list, wait) run while a writer commits.
         try db.execute("PRAGMA journal_mode = WAL")
         try db.writeTransaction {
-            let version = try db.query("PRAGMA user_version").first?.first?.int ?? 0
-            guard version < Store.schemaVersion else { return }
+            let (version, _) = try identity()
             for index in Int(version)..<Store.migrations.count {
                 try db.execute(Store.migrations[index])
             }
+            // A database from before application_id gets it here, once.
+            try db.execute("PRAGMA application_id = \(Store.applicationID)")
             try db.execute("PRAGMA user_version = \(Store.schemaVersion)")
         }
         withExtendedLifetime(lock) {}
@@ -173,6 +230,15 @@ public final class Store {
     /// A `BEGIN IMMEDIATE` transaction with errors translated.
     @discardableResult
     public func write<T>(_ body: () throws -> T) throws -> T {
+        try serialized { try guarded { try db.writeTransaction(body) } }
+    }
+
+    /// Runs `body` holding `.trees/write.lock`, so that several transactions
+    /// and the file work between them (write an intent, rename, write the
+    /// outcome) are one step to every other writer. Re-entrant; each `write`
+    /// inside commits on its own, so a crash between them leaves the intent
+    /// for recovery to finish or undo.
+    public func serialized<T>(_ body: () throws -> T) throws -> T {
         if let writeLock, writeDepth == 0 {
             try takeWriteLock(writeLock.raw)
         }
@@ -181,7 +247,7 @@ public final class Store {
             writeDepth -= 1
             if let writeLock, writeDepth == 0 { _ = flock(writeLock.raw, LOCK_UN) }
         }
-        return try guarded { try db.writeTransaction(body) }
+        return try body()
     }
 
     @discardableResult
