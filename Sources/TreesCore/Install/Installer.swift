@@ -149,6 +149,7 @@ public struct Installer {
             try store.record(ref.name.value, ref.rev.value, event: "installed", detail: digest)
             return row
         }
+        TreeLock.prepare(ref, in: root)
         return InstallResult(tree: record, path: path, alreadyInstalled: false)
     }
 
