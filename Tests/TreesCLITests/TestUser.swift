@@ -43,7 +43,28 @@ final class TestUser {
         gid = Int(pw.pointee.pw_gid)
     }
 
-    deinit { _ = try? TreesCLITests.run("/usr/sbin/userdel", [name]) }
+    deinit {
+        // What this user still runs (a sleep that outlived its flock -o
+        // parent) was started by this test alone: end it by pid, then remove
+        // the user.
+        for _ in 0..<3 {
+            let left = pids()
+            if left.isEmpty { break }
+            left.forEach { kill($0, SIGKILL) }
+            usleep(100_000)
+        }
+        _ = try? TreesCLITests.run("/usr/sbin/userdel", [name])
+    }
+
+    /// The pids of processes running as this user (its real uid, from /proc/PID/status).
+    func pids() -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { Int32($0) }.filter { pid in
+            guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+                  let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Uid:") }) else { return false }
+            return line.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().first == Substring(String(uid))
+        }
+    }
 
     /// The command line that runs `program arguments` as this user, with its groups.
     func command(_ program: String, _ arguments: [String]) -> [String] {
