@@ -40,7 +40,7 @@ public struct Collector {
         var book = try LeaseBook(Leases(root: root, store: store, probe: collector.scanner.probe))
         if !dryRun {
             try collector.recover()
-            try book.leases.pruneDead(book.dead)
+            _ = try book.leases.pruneDead(try book.dead())
         }
         var outcomes: [GCOutcome] = []
         var candidates: [TreeRecord] = []

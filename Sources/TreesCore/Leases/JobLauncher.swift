@@ -109,6 +109,11 @@ public struct JobLauncher {
     /// Returns only on failure, with the error to report (126 or 127),
     /// after giving the lease back and leaving the job's cgroup.
     public func exec(_ plan: JobPlan, command: [String], changeDirectory: Bool) -> TreesError {
+        guard let program = command.first else {
+            leaveCgroup(plan)
+            giveBackLease(plan)
+            return TreesError(.usage, "no command to run")
+        }
         setenv("TREES_ROOT", root.path, 1)
         setenv("TREES_TREE", plan.tree.description, 1)
         setenv("TREES_TREE_PATH", plan.path, 1)
@@ -119,24 +124,22 @@ public struct JobLauncher {
             giveBackLease(plan)
             return TreesError.system("cannot change directory to", plan.path, errno: err)
         }
-        if let lock = plan.lock {
-            do { try lock.inherit() } catch let e as TreesError {
-                leaveCgroup(plan)
-                giveBackLease(plan)
-                return e
-            } catch { return TreesError(.failure, "\(error)") }
+        if let lock = plan.lock, let failure = lock.inherit() {
+            leaveCgroup(plan)
+            giveBackLease(plan)
+            return failure
         }
         let argv = command.map { strdup($0) } + [nil]
-        execvp(command[0], argv)
+        execvp(program, argv)
         let err = errno
         argv.forEach { free($0) }
         leaveCgroup(plan)
         giveBackLease(plan)
         switch err {
         case ENOENT, ENOTDIR:
-            return TreesError(.commandNotFound, "\(command[0]): command not found", errno: err)
+            return TreesError(.commandNotFound, "\(program): command not found", errno: err)
         default:
-            return TreesError(.cannotExecute, "cannot execute \(command[0])", errno: err)
+            return TreesError(.cannotExecute, "cannot execute \(program)", errno: err)
         }
     }
 }

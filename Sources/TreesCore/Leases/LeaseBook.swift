@@ -2,10 +2,11 @@
 import Glibc
 #endif
 
-/// The lease rows as one gc sees them: read once, each judged live or dead
-/// once, against a boot id read once. Rows that appear later (a supervisor's
-/// `lease acquire` during the gc) are judged when a tree's rows are looked
-/// up again inside its condemn transaction.
+/// The lease rows as one gc sees them: each judged live or dead once,
+/// against a boot id read once, and only when needed (every row for a
+/// prune, a candidate's rows when it is condemned). Rows that appear later
+/// (a supervisor's `lease acquire` during the gc) are judged when a tree's
+/// rows are looked up again inside its condemn transaction.
 struct LeaseBook {
     let leases: Leases
     private var judged: [String: (lease: Lease, liveness: Liveness)] = [:]
@@ -16,11 +17,15 @@ struct LeaseBook {
         leases.probe = try leases.probe.resolvingBootID()
         self.leases = leases
         bootID = try leases.probe.bootID()
-        for lease in try leases.rows() { judged[lease.id] = (lease, leases.probe.liveness(of: lease, bootID: bootID)) }
     }
 
-    /// Leases whose process is gone, to prune.
-    var dead: [Lease] { judged.values.filter { $0.liveness != .live }.map(\.lease) }
+    /// Every lease whose process is gone, to prune.
+    mutating func dead() throws -> [Lease] {
+        for lease in try leases.rows() where judged[lease.id] == nil {
+            judged[lease.id] = (lease, leases.probe.liveness(of: lease, bootID: bootID))
+        }
+        return judged.values.filter { $0.liveness != .live }.map(\.lease)
+    }
 
     /// The live leases on `ref` now: its rows read again (inside the caller's
     /// transaction), judging only those not judged before.

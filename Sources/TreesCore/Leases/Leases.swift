@@ -111,7 +111,8 @@ public struct Leases {
     /// prune finds the cgroup empty and removes it.
     @discardableResult
     public func pruneDead() throws -> Int {
-        try pruneDead(try LeaseBook(self).dead)
+        var book = try LeaseBook(self)
+        return try pruneDead(try book.dead())
     }
 
     /// Deletes the rows of `deadLeases` (judged dead by the caller, once: a

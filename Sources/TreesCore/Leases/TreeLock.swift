@@ -90,12 +90,14 @@ public final class TreeLock: @unchecked Sendable {
         _ = unlinkat(dir.fd, TreeLock.fileName(tree), 0)
     }
 
-    /// Lets the descriptor survive `execve`, so the job keeps holding the lock.
-    func inherit() throws {
+    /// Lets the descriptor survive `execve` (clears `FD_CLOEXEC` with
+    /// `fcntl(2)`), so the job keeps holding the lock. Returns the error, if any.
+    func inherit() -> TreesError? {
         let flags = fcntl(fd, F_GETFD)
         guard flags >= 0, fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC) == 0 else {
-            throw TreesError.system("cannot keep the lease lock open for", tree.description, errno: errno)
+            return TreesError.system("cannot keep the lease lock open for", tree.description, errno: errno)
         }
+        return nil
     }
 
     private static func requireOnDisk(_ ref: TreeRef, _ root: Root) throws {
