@@ -135,6 +135,9 @@ public final class Root: @unchecked Sendable {
     /// The lock lives as long as the returned descriptor. With `wait`, waits
     /// at most the lock timeout, then throws `.temporary` naming the holder.
     func lock(_ name: String, wait: Bool) throws -> FileDescriptor? {
+        // A root made by an older trees has 0644 lock files: each operator
+        // command that locks makes them all private again (one open each).
+        for other in Root.operatorLocks where other != name { _ = try? openOperatorLock(other) }
         let handle = try openOperatorLock(name)
         return try lockFile(handle.raw, wait: wait, path: "\(path)/.trees/\(name)") ? handle : nil
     }

@@ -69,7 +69,10 @@ public struct JobLauncher {
                                  hint: "It is being garbage-collected; start the job from `current` instead.")
             }
             if lock != nil {
-                return JobPlan(tree: ref, path: root.treePath(ref), lease: nil, lock: lock)
+                // A job user's normal path; for the operator it means the database failed.
+                let operatorRan = geteuid() == 0 || geteuid() == root.operatorUID
+                return JobPlan(tree: ref, path: root.treePath(ref), lease: nil, lock: lock,
+                               warning: operatorRan ? "the lease on \(ref) is not recorded (\(e.message)); the job holds the tree by its lock" : nil)
             }
             if requireLease {
                 throw TreesError(e.code, "cannot take a lease on \(ref): this user may neither open \(root.path)/.trees/leases/\(ref).lock nor write the database (\(e.message))",
