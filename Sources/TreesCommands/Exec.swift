@@ -8,12 +8,17 @@ struct Exec: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a job from a tree, holding a lease on it for the job's whole life.",
         discussion: """
-            Resolves NAME's current revision once (or uses REV), takes a lease for its own \
-            pid, sets TREES_ROOT, TREES_TREE, TREES_TREE_PATH and TREES_LEASE, changes \
-            into the tree and executes CMD in its own place: the job's pid is the lease's \
-            pid. The job keeps its revision even when current moves on. If the state \
-            database is not writable by this user, the job still runs, with a warning, \
-            tracked through /proc alone; --require-lease makes that an error.
+            Resolves NAME's current revision once (or uses REV), takes the tree's lease \
+            lock (ROOT/.trees/leases/NAME@REV.lock) shared, records a lease for its own pid, \
+            sets TREES_ROOT, TREES_TREE, TREES_TREE_PATH and TREES_LEASE, changes into the \
+            tree and executes CMD in its own place, keeping the lock's descriptor open: the \
+            job and everything it starts hold the tree until the last of them exits, and no \
+            one else can end that. The job keeps its revision even when current moves on. \
+            A user in the group of ROOT/.trees who may not write the database holds the tree \
+            by the lock alone (no lease record). A user who may not open the lock file still \
+            runs the job, with a warning, tracked through /proc alone; --require-lease makes \
+            that an error. While gc holds the lock exclusive (deciding about or deleting \
+            that tree) exec retries for up to TREES_LOCK_TIMEOUT, then exits 75.
 
             With --cgroup, the job runs in a cgroup v2 group of its own, \
             PARENT/trees-NAME@REV-ID (ID: the lease id, or the pid without a lease), so \
@@ -26,8 +31,9 @@ struct Exec: ParsableCommand {
             is none, --cgroup fails with exit 1 and runs nothing.
 
             Exit status: CMD's own; 126 when CMD cannot be executed, 127 when it is not \
-            found; 66 no such tree; 75 tree not ready (being collected); 1 when --cgroup \
-            cannot make or enter the job's cgroup.
+            found; 66 no such tree; 75 tree not ready (being collected) or its lock held \
+            exclusive past the timeout; 1 when --cgroup cannot make or enter the job's \
+            cgroup, or with --require-lease when no lease can be held.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -38,7 +44,7 @@ struct Exec: ParsableCommand {
     @Flag(help: "Stay in the current directory instead of changing into the tree.")
     var noChdir = false
 
-    @Flag(help: "Fail (exit 1) instead of running without a lease when the database is not writable.")
+    @Flag(help: "Fail (exit 1) instead of running without a lease when this user may neither open the lease lock nor write the database.")
     var requireLease = false
 
     @Flag(help: "Run the job in a cgroup of its own (needs a writable cgroup v2 hierarchy).")

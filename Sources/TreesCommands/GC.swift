@@ -9,9 +9,11 @@ struct GC: ParsableCommand {
             A tree is deleted only when it is not current, not pinned, not among the --keep \
             most recently installed other trees of its name, out of current (or installed) \
             for at least --min-age, and no process runs from it by lease or by /proc \
-            evidence. A process that cannot be inspected keeps every candidate. Prints what \
-            was deleted and what was kept and why. Exit status: 0 whether or not something \
-            was kept; 75 when another gc holds the lock and --wait-lock was not given.
+            evidence. A job holding a tree's lease lock keeps it. A process that cannot be \
+            inspected keeps every candidate. Prints what was deleted and what was kept and \
+            why. --dry-run writes nothing. The operator only. Exit status: 0 whether or not \
+            something was kept; 75 when another gc holds the lock and --wait-lock was not \
+            given, or held it longer than TREES_LOCK_TIMEOUT; 1 not the operator.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -25,7 +27,7 @@ struct GC: ParsableCommand {
     @Option(help: ArgumentHelp("Keep trees out of current for less than this (90, 30s, 5m, 2h, 1d).", valueName: "DURATION"))
     var minAge: String = "5m"
 
-    @Flag(help: "Wait for another running gc instead of exiting 75.")
+    @Flag(help: "Wait for another running gc (at most TREES_LOCK_TIMEOUT) instead of exiting 75.")
     var waitLock = false
 
     @Flag(help: "Print the result as JSON.")
@@ -50,6 +52,8 @@ struct GC: ParsableCommand {
             if json { try printJSON([Row]()) } else { print("nothing installed under \(global.location)") }
             return
         }
+        try root.requireOperator("collect trees")
+        for problem in root.permissionProblems() { printWarning(problem) }
         let store = try root.openStore(create: true)
         let collector = Collector(root: root, store: store)
         guard let lock = try collector.lock(wait: waitLock) else {

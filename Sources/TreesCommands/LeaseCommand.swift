@@ -12,8 +12,13 @@ struct LeaseCommand: ParsableCommand {
 
     struct Acquire: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Take a lease on a tree for a process and print its id.",
-            discussion: "Exit status: 66 no such tree or process; 75 tree not ready.")
+            abstract: "Take a lease on a tree for a process and print its id (the operator only).",
+            discussion: """
+                For supervisors that start jobs themselves. The lease is a database record \
+                judged by the process's identity (boot id, pid, start time); it holds no lock. \
+                Only the operator (the owner of ROOT/.trees) or root may take one. \
+                Exit status: 66 no such tree or process; 75 tree not ready; 1 not the operator.
+                """)
 
         @OptionGroup var global: GlobalOptions
 
@@ -26,6 +31,7 @@ struct LeaseCommand: ParsableCommand {
         func run() throws {
             let selector = try TreeSelector(parsing: tree)
             let (root, store) = try global.openExisting()
+            try root.requireOperator("take a lease for another process")
             let lease = try Leases(root: root, store: store).acquire(selector, pid: pid ?? getppid())
             print(lease.id)
         }
@@ -33,7 +39,12 @@ struct LeaseCommand: ParsableCommand {
 
     struct Release: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Release a lease.", discussion: "Exit status: 66 no such lease.")
+            abstract: "Release a lease (the operator only).",
+            discussion: """
+                Deletes a lease record. A job started by trees exec also holds its tree by a lock \
+                that only its own exit ends, so releasing its record never lets gc delete its \
+                tree. Exit status: 66 no such lease; 1 not the operator.
+                """)
 
         @OptionGroup var global: GlobalOptions
 
@@ -42,6 +53,7 @@ struct LeaseCommand: ParsableCommand {
 
         func run() throws {
             let (root, store) = try global.openExisting()
+            try root.requireOperator("release a lease")
             try Leases(root: root, store: store).release(id)
         }
     }

@@ -2,7 +2,8 @@ import ArgumentParser
 import TreesCore
 
 struct Pin: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Never collect this tree (until unpinned).", discussion: "Exit status: 66 no such tree.")
+    static let configuration = CommandConfiguration(abstract: "Never collect this tree (until unpinned).",
+                                                    discussion: "The operator only. Exit status: 66 no such tree; 1 not the operator.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: ArgumentHelp("The tree to pin.", valueName: "NAME@REV")) var tree: String
 
@@ -10,7 +11,8 @@ struct Pin: ParsableCommand {
 }
 
 struct Unpin: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Let gc collect this tree again.", discussion: "Exit status: 66 no such tree.")
+    static let configuration = CommandConfiguration(abstract: "Let gc collect this tree again.",
+                                                    discussion: "The operator only. Exit status: 66 no such tree; 1 not the operator.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: ArgumentHelp("The tree to unpin.", valueName: "NAME@REV")) var tree: String
 
@@ -21,5 +23,6 @@ struct Unpin: ParsableCommand {
 private func setPinned(_ tree: String, _ pinned: Bool, _ global: GlobalOptions) throws {
     let ref = try TreeRef(parsing: tree)
     let (root, store) = try global.openExisting()
+    try root.requireOperator(pinned ? "pin a tree" : "unpin a tree")
     try Collector(root: root, store: store).setPinned(ref, pinned)
 }

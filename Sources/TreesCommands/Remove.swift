@@ -6,7 +6,10 @@ struct Remove: ParsableCommand {
         abstract: "Delete one tree now, by the same protocol as gc.",
         discussion: """
             Refuses with exit 75 and the list of users when the tree is in use, current or \
-            pinned; --wait waits for it to drain first (with --timeout). Exit 66 for no such tree.
+            pinned, also when it becomes current or pinned while remove works; --wait waits \
+            for it to drain first (with --timeout). The operator only. Exit 66 for no such \
+            tree; 75 also when another gc or remove holds the gc lock for longer than \
+            TREES_LOCK_TIMEOUT; 1 not the operator.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -21,6 +24,7 @@ struct Remove: ParsableCommand {
     func run() throws {
         let ref = try TreeRef(parsing: tree)
         let (root, store) = try global.openExisting()
+        try root.requireOperator("remove a tree")
         let collector = Collector(root: root, store: store)
         if wait {
             let result = try Waiter(scanner: collector.scanner).wait(for: ref, timeout: timeout.flatMap(parseDuration).map(Double.init))

@@ -3,16 +3,22 @@ import Glibc
 #endif
 
 /// Deletes old trees only once nothing runs from them, following "the race
-/// that matters": a tree is condemned in a write transaction that finds no
-/// live lease (from then on, leases on it are refused); /proc is scanned once
-/// for all condemned trees; any evidence, or any process that could not be
-/// inspected, puts a tree back to `ready`; the rest are renamed into the
-/// trash, marked `deleting`, deleted fd-relatively and marked `deleted`.
+/// that matters": a candidate is condemned in a write transaction that finds
+/// no live lease row and takes the tree's lease lock exclusive without
+/// waiting (any job holding it shared keeps the tree); from then on new
+/// leases on it are refused and gc holds that lock until it is done. /proc is
+/// scanned once for all condemned trees; any evidence, or any process that
+/// could not be inspected, puts a tree back to `ready`; the rest are renamed
+/// into the trash, marked `deleting`, deleted fd-relatively and marked
+/// `deleted`.
 public struct Collector {
     public let root: Root
     public let store: Store
     public var scanner: UsageScanner
     public var now: () -> Int64 = unixNow
+    /// Test seam: runs inside `remove` after its checks and before the
+    /// condemn transaction, where another command may change the tree.
+    var beforeCondemn: ((TreeRef) throws -> Void)?
 
     public init(root: Root, store: Store, scanner: UsageScanner? = nil) {
         self.root = root
@@ -20,16 +26,21 @@ public struct Collector {
         self.scanner = scanner ?? UsageScanner(root: root, store: store)
     }
 
-    /// Takes the GC lock (`.trees/gc.lock`); nil when another GC holds it and `wait` is false.
+    /// Takes the GC lock (`.trees/gc.lock`); nil when another GC holds it and
+    /// `wait` is false. With `wait`, waits at most the lock timeout (75).
     public func lock(wait: Bool) throws -> FileDescriptor? {
         try root.lock("gc.lock", wait: wait)
     }
 
-    /// One full collection. Call with the GC lock held.
+    /// One full collection. Call with the GC lock held. A dry run opens no
+    /// write transaction and creates nothing.
     public func collect(policy: GCPolicy, dryRun: Bool) throws -> [GCOutcome] {
+        var collector = self
+        collector.scanner.probe = try scanner.probe.resolvingBootID()
+        var book = try LeaseBook(Leases(root: root, store: store, probe: collector.scanner.probe))
         if !dryRun {
-            try recover()
-            try Leases(root: root, store: store, probe: scanner.probe).pruneDead()
+            try collector.recover()
+            _ = try book.leases.pruneDead(try book.dead())
         }
         var outcomes: [GCOutcome] = []
         var candidates: [TreeRecord] = []
@@ -55,14 +66,17 @@ public struct Collector {
                 }
             }
         }
-        outcomes += try collect(candidates, dryRun: dryRun)
+        outcomes += try collector.collect(candidates, dryRun: dryRun, book: &book)
         return outcomes.sorted { ($0.tree.name.value, $0.tree.rev.value) < ($1.tree.name.value, $1.tree.rev.value) }
     }
 
     /// Deletes one tree now by the same protocol (`trees remove`), whatever its age.
-    /// - Throws: `.temporary` (75) listing the users when it is current, pinned or in use.
+    /// - Throws: `.temporary` (75) listing the users when it is current, pinned
+    ///   or in use, also when it became so after the checks here.
     public func remove(_ ref: TreeRef) throws -> GCOutcome {
-        try recover()
+        var collector = self
+        collector.scanner.probe = try scanner.probe.resolvingBootID()
+        try collector.recover()
         guard let tree = try store.tree(ref), tree.state != .deleted else {
             throw TreesError(.notFound, "no tree \(ref)")
         }
@@ -75,30 +89,35 @@ public struct Collector {
         if tree.pinned {
             throw TreesError(.temporary, "\(ref) is pinned", hint: "Unpin it first: trees unpin \(ref).")
         }
-        let outcome = try collect([tree], dryRun: false)[0]
+        try beforeCondemn?(ref)
+        var book = try LeaseBook(Leases(root: root, store: store, probe: collector.scanner.probe))
+        let outcomes = try collector.collect([tree], dryRun: false, book: &book)
+        guard let outcome = outcomes.first(where: { $0.tree == ref }) else {
+            throw TreesError(.temporary, "\(ref) changed during remove, not removed", hint: "Check it with trees list, then try again.")
+        }
         if outcome.action != .deleted {
+            if outcome.changed { throw TreesError(.temporary, "\(ref) \(outcome.reason), not removed") }
             throw TreesError(.temporary, "\(ref) was not removed: \(outcome.reason)")
         }
         return outcome
     }
 
-    private func collect(_ candidates: [TreeRecord], dryRun: Bool) throws -> [GCOutcome] {
+    /// Condemns, scans and deletes `candidates`.
+    private func collect(_ candidates: [TreeRecord], dryRun: Bool, book: inout LeaseBook) throws -> [GCOutcome] {
         var outcomes: [GCOutcome] = []
-        var condemned: [TreeRecord] = []
-        let leases = Leases(root: root, store: store, probe: scanner.probe)
+        // Each condemned tree with its lease lock held exclusive until it is
+        // reprieved or deleted (nil: a dry run, whose lock is not kept).
+        var condemned: [(tree: TreeRecord, lock: TreeLock?)] = []
         for tree in candidates {
-            let held: [Int32] = try store.write {
-                guard let row = try store.tree(tree.ref), row.state == .ready, !row.pinned,
-                      try Activation.currentRev(of: tree.ref.name, in: root) != tree.ref.rev else { return [-1] }
-                let live = try leases.list(tree.ref).filter { $0.liveness == .live }.map(\.lease.pid)
-                if live.isEmpty && !dryRun { try store.setState(row.id, .condemned) }
-                return live
-            }
-            if held == [-1] { continue } // changed under us: leave it for the next run
-            if !held.isEmpty {
-                outcomes.append(GCOutcome(tree: tree.ref, action: .kept, reason: "in use by pids \(pidList(held)) (lease)", pids: held))
-            } else {
-                condemned.append(tree)
+            switch try condemn(tree, dryRun: dryRun, book: &book) {
+            case .changed(let why):
+                outcomes.append(GCOutcome(tree: tree.ref, action: .kept, reason: why, changed: true))
+            case .leased(let pids):
+                outcomes.append(GCOutcome(tree: tree.ref, action: .kept, reason: "in use by pids \(pidList(pids)) (lease)", pids: pids))
+            case .locked:
+                outcomes.append(GCOutcome(tree: tree.ref, action: .kept, reason: "in use (lease lock held)"))
+            case .condemned(let lock):
+                condemned.append((tree, lock))
             }
         }
         guard !condemned.isEmpty else { return outcomes }
@@ -108,28 +127,66 @@ public struct Collector {
         do {
             report = try scanner.scan()
         } catch {
-            if !dryRun { for tree in condemned { try reprieve(tree) } }
+            if !dryRun { for entry in condemned { try reprieve(entry.tree) } }
             throw error
         }
-        for tree in condemned {
+        for (tree, lock) in condemned {
             let holders = report.holders(of: tree.ref)
             if !holders.isEmpty {
                 if !dryRun { try reprieve(tree) }
                 let pids = Array(Set(holders.map(\.pid))).sorted()
                 let kinds = Set(holders.flatMap(\.evidence)).sorted().map(\.rawValue).joined(separator: ",")
                 outcomes.append(GCOutcome(tree: tree.ref, action: .kept, reason: "in use by pids \(pidList(pids)) (\(kinds))", pids: pids))
-            } else if !report.unknown.isEmpty {
+            } else if let first = report.unknown.first {
                 if !dryRun { try reprieve(tree) }
                 let pids = report.unknown.map(\.pid)
                 outcomes.append(GCOutcome(tree: tree.ref, action: .kept,
-                                          reason: "unknown process: pids \(pidList(pids)) could not be inspected (\(report.unknown[0].reason))", pids: pids))
+                                          reason: "unknown process: pids \(pidList(pids)) could not be inspected (\(first.reason))", pids: pids))
             } else if dryRun {
                 outcomes.append(GCOutcome(tree: tree.ref, action: .wouldDelete, reason: "unused"))
             } else {
-                outcomes.append(try delete(tree, reason: "unused"))
+                let outcome = try delete(tree, reason: "unused")
+                if outcome.action == .deleted { lock?.unlinkFile(in: root) }
+                outcomes.append(outcome)
             }
+            withExtendedLifetime(lock) {}
         }
         return outcomes
+    }
+
+    private enum Verdict {
+        /// Current, pinned or no longer ready since the policy looked.
+        case changed(String)
+        /// Live lease rows (a supervisor's `lease acquire --pid`).
+        case leased([Int32])
+        /// A job holds the lease lock.
+        case locked
+        case condemned(TreeLock?)
+    }
+
+    /// The condemn step for one tree: in one `BEGIN IMMEDIATE` transaction,
+    /// checks the tree is still a ready, unpinned, non-current tree with no
+    /// live lease row, takes its lease lock exclusive without waiting and
+    /// marks it condemned. A dry run decides the same from reads alone and
+    /// lets go of the lock at once.
+    private func condemn(_ tree: TreeRecord, dryRun: Bool, book: inout LeaseBook) throws -> Verdict {
+        func decide() throws -> Verdict {
+            guard let row = try store.tree(tree.ref) else { return .changed("vanished") }
+            if try Activation.currentRev(of: tree.ref.name, in: root) == tree.ref.rev { return .changed("became current") }
+            if row.pinned { return .changed("became pinned") }
+            guard row.state == .ready else { return .changed("became \(row.state.rawValue)") }
+            let live = try book.live(on: tree.ref).map(\.pid)
+            if !live.isEmpty { return .leased(live) }
+            switch try TreeLock.exclusive(tree.ref, in: root, create: !dryRun) {
+            case .held:
+                return .locked
+            case .taken(let lock):
+                if dryRun { return .condemned(nil) }
+                try store.setState(row.id, .condemned)
+                return .condemned(lock)
+            }
+        }
+        return dryRun ? try decide() : try store.write { try decide() }
     }
 
     func reprieve(_ tree: TreeRecord) throws {

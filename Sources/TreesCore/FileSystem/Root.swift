@@ -52,15 +52,18 @@ public final class Root: @unchecked Sendable {
         let meta = try dir.openDirectory(".trees")
         try meta.makeDirectory("staging", mode: 0o700, existingOK: true)
         try meta.makeDirectory("trash", mode: 0o700, existingOK: true)
+        let root = Root(path: canonical, dir: dir, meta: meta)
         // Lock files exist from the start, so later commands (a gc --dry-run
         // above all) take their locks without writing anything new.
-        for lock in ["install.lock", "gc.lock", "migrate.lock", "write.lock"] {
-            let fd = openat(meta.fd, lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
-            if fd < 0 { throw TreesError.system("cannot create lock file", "\(canonical)/.trees/\(lock)", errno: errno) }
-            close(fd)
-        }
-        return Root(path: canonical, dir: dir, meta: meta)
+        for lock in Root.operatorLocks { _ = try root.openOperatorLock(lock) }
+        _ = try root.leasesDirectory(create: true)
+        return root
     }
+
+    /// The operator's lock files. They are 0600: `flock` needs only read
+    /// access, so a lock file anyone can open is a lock anyone can hold
+    /// hostage.
+    static let operatorLocks = ["install.lock", "gc.lock", "migrate.lock", "write.lock"]
 
     /// `ROOT/NAME/REV`, for display and for /proc matching; never acted on
     /// directly: file work goes through descriptors.
@@ -84,19 +87,72 @@ public final class Root: @unchecked Sendable {
         }
     }
 
+    /// The owner of `ROOT/.trees`: the operator. Only the operator (or root)
+    /// changes records others rely on: pins, leases of other processes.
+    public var operatorUID: uid_t? {
+        var st = stat()
+        return fstat(meta.fd, &st) == 0 ? st.st_uid : nil
+    }
+
+    /// The group that may hold trees alive: the group of `ROOT/.trees`, set
+    /// by the operator (`chgrp jobs ROOT/.trees`). Its members may open the
+    /// per-tree lease lock files, nothing more.
+    var holderGroup: gid_t? {
+        var st = stat()
+        return fstat(meta.fd, &st) == 0 ? st.st_gid : nil
+    }
+
+    /// Refuses (exit 1) unless this process runs as the operator or root.
+    /// Permissions on the files already stop others; this check also holds
+    /// where an operator has loosened them, and says why in words.
+    public func requireOperator(_ action: String) throws {
+        let me = geteuid()
+        guard me != 0, let owner = operatorUID, owner != me else { return }
+        throw TreesError(.failure, "only the operator (uid \(owner), the owner of \(path)/.trees) or root may \(action); this is uid \(me)",
+                         errno: EPERM, hint: "See trees(1), WHO MAY DO WHAT. A job ends its own lease by exiting.")
+    }
+
+    /// Permission settings that would let someone other than the operator
+    /// change the record (a group- or world-writable `.trees` or database).
+    public func permissionProblems() -> [String] {
+        var problems: [String] = []
+        var st = stat()
+        if fstat(meta.fd, &st) == 0 && (st.st_mode & 0o022) != 0 {
+            problems.append("\(path)/.trees is writable by its group or others (mode \(String(st.st_mode & 0o7777, radix: 8))); run: chmod go-w \(path)/.trees")
+        }
+        if fstatat(meta.fd, "state.db", &st, AT_SYMLINK_NOFOLLOW) == 0 && (st.st_mode & 0o022) != 0 {
+            problems.append("\(databasePath) is writable by its group or others; run: chmod go-w \(databasePath)")
+        }
+        return problems
+    }
+
     /// Opens the store, creating the database only when `create` is set.
     public func openStore(create: Bool = false) throws -> Store {
         try Store(path: databasePath, metaDirectory: meta, create: create, treesOnDisk: { DiskInventory.hasTrees(self) })
     }
 
     /// Takes an exclusive `flock` on `.trees/NAME.lock`, created if missing.
-    /// The lock lives as long as the returned descriptor.
+    /// The lock lives as long as the returned descriptor. With `wait`, waits
+    /// at most the lock timeout, then throws `.temporary` naming the holder.
     func lock(_ name: String, wait: Bool) throws -> FileDescriptor? {
-        let fd = try syscall("cannot open lock file", "\(path)/.trees/\(name)") {
-            openat(meta.fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        // A root made by an older trees has 0644 lock files: each operator
+        // command that locks makes them all private again (one open each).
+        for other in Root.operatorLocks where other != name { _ = try? openOperatorLock(other) }
+        let handle = try openOperatorLock(name)
+        return try lockFile(handle.raw, wait: wait, path: "\(path)/.trees/\(name)") ? handle : nil
+    }
+
+    /// Opens (creating) one of the operator's lock files, and makes one that
+    /// an older trees created 0644 private again when this user owns it.
+    func openOperatorLock(_ name: String) throws -> FileDescriptor {
+        let fd = try syscall("cannot open lock file", "\(path)/.trees/\(name)",
+                             hint: "The lock files under .trees belong to the operator who owns the root; run this command as that user.") {
+            openat(meta.fd, name, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         }
         let handle = FileDescriptor(fd)
-        return try lockFile(fd, wait: wait, path: "\(path)/.trees/\(name)") ? handle : nil
+        var st = stat()
+        if fstat(fd, &st) == 0 && st.st_uid == geteuid() && (st.st_mode & 0o077) != 0 { _ = fchmod(fd, 0o600) }
+        return handle
     }
 }
 

@@ -152,6 +152,7 @@ public struct Installer {
             }
             return row
         }
+        TreeLock.prepare(ref, in: root)
         return InstallResult(tree: record, path: path, alreadyInstalled: false)
     }
 

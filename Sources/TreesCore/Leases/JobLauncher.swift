@@ -2,18 +2,29 @@
 import Glibc
 #endif
 
-/// Starts a job from a tree: resolves `current` once, takes a lease for this
-/// very process, then `execve`s the command, so the lease's pid is the job's
-/// pid and no wrapper stays behind.
+/// Starts a job from a tree: resolves `current` once, takes the tree's lease
+/// lock shared and records a lease for this very process, then `execve`s the
+/// command with the lock's descriptor left open, so the job (and whatever it
+/// spawns) holds the tree until the last of them exits, and the lease's pid
+/// is the job's pid with no wrapper left behind.
 public struct JobLauncher {
     public let root: Root
     public var probe = ProcessProbe()
+    /// How long to retry a lease lock held exclusive (gc deciding) before 75.
+    /// Nil: `TREES_LOCK_TIMEOUT`, as for every lock.
+    public var lockTimeout: Double?
 
     public init(root: Root) { self.root = root }
 
-    /// Resolves the tree and takes the lease for the calling process.
-    /// A caller that cannot write the state database gets a plan without a
-    /// lease and a warning, unless `requireLease` is set.
+    /// Resolves the tree, takes its lease lock and records the lease.
+    ///
+    /// A job user outside the operator (no write access to the database)
+    /// holds the tree through the lock alone; its lease is then not recorded
+    /// (the job is listed through /proc). A user who may not even open the
+    /// lock file runs tracked through /proc only, with a warning, unless
+    /// `requireLease` is set. Either way a tree that the database says is
+    /// not `ready` (being collected) is refused with 75 where the database
+    /// can be read.
     ///
     /// With `cgroup`, the calling process then moves into a new cgroup of its
     /// own under the requested parent (see `Cgroup`), recorded in the lease.
@@ -32,7 +43,8 @@ public struct JobLauncher {
         return plan
     }
 
-    /// The job never ran: its lease must not keep the tree.
+    /// The job never ran: its lease must not keep the tree. The lock goes
+    /// with the plan's descriptor.
     private func giveBackLease(_ plan: JobPlan) {
         if let lease = plan.lease, let store = try? root.openStore() {
             try? Leases(root: root, store: store, probe: probe).release(lease.id)
@@ -40,17 +52,34 @@ public struct JobLauncher {
     }
 
     private func prepareLease(_ selector: TreeSelector, requireLease: Bool, command: String) throws -> JobPlan {
+        let ref = try Leases.resolve(selector, root: root)
+        let lock = try TreeLock.shared(ref, in: root, timeout: lockTimeout)
+        let exact = TreeSelector(name: ref.name, rev: ref.rev)
+        var store: Store?
         do {
-            let store = try root.openStore()
-            let lease = try Leases(root: root, store: store, probe: probe).acquire(selector, pid: getpid(), command: command)
-            return JobPlan(tree: lease.tree, path: root.treePath(lease.tree), lease: lease)
+            let opened = try root.openStore()
+            store = opened
+            let lease = try Leases(root: root, store: opened, probe: probe).acquire(exact, pid: probe.ownPID(), command: command)
+            return JobPlan(tree: ref, path: root.treePath(ref), lease: lease, lock: lock)
         } catch let e as TreesError where e.code == .database || e.code == .failure {
-            if requireLease {
-                throw TreesError(e.code, "cannot take a lease: \(e.message)", errno: e.errno,
-                                 hint: "Give this user write access to \(root.path)/.trees (see trees(1), WHO MAY DO WHAT), or drop --require-lease.")
+            // Not the operator: no row. The state is still checked where the
+            // database can be read, so no job starts in a tree being collected.
+            if let state = try? store?.tree(ref)?.state, state != .ready {
+                throw TreesError(.temporary, "\(ref) is \(state.rawValue) and takes no new jobs",
+                                 hint: "It is being garbage-collected; start the job from `current` instead.")
             }
-            let ref = try Leases.resolveWithoutStore(selector, root: root)
-            return JobPlan(tree: ref, path: root.treePath(ref), lease: nil,
+            if lock != nil {
+                // A job user's normal path; for the operator it means the database failed.
+                let operatorRan = geteuid() == 0 || geteuid() == root.operatorUID
+                return JobPlan(tree: ref, path: root.treePath(ref), lease: nil, lock: lock,
+                               warning: operatorRan ? "the lease on \(ref) is not recorded (\(e.message)); the job holds the tree by its lock" : nil)
+            }
+            if requireLease {
+                throw TreesError(e.code, "cannot take a lease on \(ref): this user may neither open \(root.path)/.trees/leases/\(ref).lock nor write the database (\(e.message))",
+                                 errno: e.errno,
+                                 hint: "Add this user to the group of \(root.path)/.trees (see trees(1), WHO MAY DO WHAT), or drop --require-lease.")
+            }
+            return JobPlan(tree: ref, path: root.treePath(ref), lease: nil, lock: nil,
                            warning: "running \(ref) without a lease (\(e.message)); the job is tracked through /proc only")
         }
     }
@@ -84,6 +113,11 @@ public struct JobLauncher {
     /// Returns only on failure, with the error to report (126 or 127),
     /// after giving the lease back and leaving the job's cgroup.
     public func exec(_ plan: JobPlan, command: [String], changeDirectory: Bool) -> TreesError {
+        guard let program = command.first else {
+            leaveCgroup(plan)
+            giveBackLease(plan)
+            return TreesError(.usage, "no command to run")
+        }
         setenv("TREES_ROOT", root.path, 1)
         setenv("TREES_TREE", plan.tree.description, 1)
         setenv("TREES_TREE_PATH", plan.path, 1)
@@ -94,17 +128,22 @@ public struct JobLauncher {
             giveBackLease(plan)
             return TreesError.system("cannot change directory to", plan.path, errno: err)
         }
+        if let lock = plan.lock, let failure = lock.inherit() {
+            leaveCgroup(plan)
+            giveBackLease(plan)
+            return failure
+        }
         let argv = command.map { strdup($0) } + [nil]
-        execvp(command[0], argv)
+        execvp(program, argv)
         let err = errno
         argv.forEach { free($0) }
         leaveCgroup(plan)
         giveBackLease(plan)
         switch err {
         case ENOENT, ENOTDIR:
-            return TreesError(.commandNotFound, "\(command[0]): command not found", errno: err)
+            return TreesError(.commandNotFound, "\(program): command not found", errno: err)
         default:
-            return TreesError(.cannotExecute, "cannot execute \(command[0])", errno: err)
+            return TreesError(.cannotExecute, "cannot execute \(program)", errno: err)
         }
     }
 }

@@ -68,6 +68,13 @@ public struct Leases {
 
     /// Every lease (of `ref` if given) with its liveness now.
     public func list(_ ref: TreeRef? = nil) throws -> [(lease: Lease, liveness: Liveness)] {
+        let probe = try probe.resolvingBootID()
+        let bootID = try probe.bootID()
+        return try rows(ref).map { ($0, probe.liveness(of: $0, bootID: bootID)) }
+    }
+
+    /// Every lease row (of `ref` if given), not judged.
+    func rows(_ ref: TreeRef? = nil) throws -> [Lease] {
         var sql = """
             SELECT l.id, t.name, t.rev, l.boot_id, l.pid, l.start_time, l.pidfd_inode, l.uid, l.acquired_at, l.command, l.cgroup
             FROM leases l JOIN trees t ON t.id = l.tree_id
@@ -78,16 +85,14 @@ public struct Leases {
             values = [.text(ref.name.value), .text(ref.rev.value)]
         }
         sql += " ORDER BY l.acquired_at, l.id"
-        let bootID = try probe.bootID()
         return try store.query(sql, values).compactMap { row in
             guard let id = row[0].text, let name = row[1].text, let rev = row[2].text,
                   let treeName = try? TreeName(name), let treeRev = try? Rev(rev) else { return nil }
-            let lease = Lease(
+            return Lease(
                 id: id, tree: TreeRef(name: treeName, rev: treeRev), bootID: row[3].text ?? "",
                 pid: Int32(truncatingIfNeeded: row[4].int ?? 0), startTime: UInt64(bitPattern: row[5].int ?? 0),
                 pidfdInode: row[6].int.map { UInt64(bitPattern: $0) }, uid: row[7].int.map { UInt32(truncatingIfNeeded: $0) },
                 acquiredAt: row[8].int ?? 0, command: row[9].text, cgroup: row[10].text)
-            return (lease, probe.liveness(of: lease, bootID: bootID))
         }
     }
 
@@ -106,7 +111,14 @@ public struct Leases {
     /// prune finds the cgroup empty and removes it.
     @discardableResult
     public func pruneDead() throws -> Int {
-        let deadLeases = try list().filter { $0.liveness != .live }.map(\.lease)
+        var book = try LeaseBook(self)
+        return try pruneDead(try book.dead())
+    }
+
+    /// Deletes the rows of `deadLeases` (judged dead by the caller, once: a
+    /// dead process never comes back, a reused pid is another process).
+    func pruneDead(_ deadLeases: [Lease]) throws -> Int {
+        guard !deadLeases.isEmpty else { return 0 }
         let populated = Cgroup.removeEmptyJobCgroups(leases: deadLeases, procRoot: probe.procRoot)
         let dead = deadLeases.map(\.id).filter { !populated.contains($0) }
         guard !dead.isEmpty else { return 0 }
@@ -120,10 +132,19 @@ public struct Leases {
         }
     }
 
-    /// Runs `body` while holding a lease for this process on `selector`.
+    /// Runs `body` while this process holds a lease on `selector`: the
+    /// tree's lease lock taken shared (as `trees exec` takes it, so gc keeps
+    /// the tree whatever the database says) and a row recording it.
+    /// - Throws: as `acquire`, and `.temporary` (75) when the lock stays held
+    ///   exclusive for the lock timeout.
     public func withLease<T>(_ selector: TreeSelector, _ body: (Lease) throws -> T) throws -> T {
-        let lease = try acquire(selector, pid: getpid())
-        defer { try? release(lease.id) }
+        let ref = try Leases.resolve(selector, root: root)
+        let lock = try TreeLock.shared(ref, in: root)
+        let lease = try acquire(TreeSelector(name: ref.name, rev: ref.rev), pid: getpid())
+        defer {
+            try? release(lease.id)
+            withExtendedLifetime(lock) {}
+        }
         return try body(lease)
     }
 }

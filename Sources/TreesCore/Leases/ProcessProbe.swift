@@ -4,27 +4,46 @@ import Glibc
 import CTreesShim
 
 /// Reads what identifies a running process, from a proc root that tests can
-/// replace. Also the seam for a test's boot id.
+/// replace.
 public struct ProcessProbe: Sendable {
     public var procRoot: String
-    public var bootIDOverride: String?
+    /// The boot id leases are judged against; nil reads it from `procRoot`
+    /// when asked. A caller that judges many leases sets it once
+    /// (`resolvingBootID()`); a test sets it to pretend a reboot. Only ever a
+    /// parameter: no environment variable reaches it, so nobody can make a
+    /// release build take live leases for dead.
+    public var knownBootID: String?
 
-    public init(procRoot: String = "/proc", bootIDOverride: String? = nil) {
+    public init(procRoot: String = "/proc", bootID: String? = nil) {
         self.procRoot = procRoot
-        self.bootIDOverride = bootIDOverride ?? ProcessProbe.environmentBootID()
-    }
-
-    /// `TREES_TEST_BOOT_ID` lets an integration test pretend the machine
-    /// rebooted; it only ever makes leases look *dead* to the process that
-    /// sets it for itself, never alive.
-    static func environmentBootID() -> String? {
-        guard let v = getenv("TREES_TEST_BOOT_ID"), v.pointee != 0 else { return nil }
-        return String(cString: v)
+        self.knownBootID = bootID
     }
 
     public func bootID() throws -> String {
-        if let bootIDOverride { return bootIDOverride }
+        if let knownBootID { return knownBootID }
         return try ProcFS.bootID(procRoot: procRoot)
+    }
+
+    /// This probe with the boot id read once, for a pass over many leases.
+    public func resolvingBootID() throws -> ProcessProbe {
+        var probe = self
+        probe.knownBootID = try bootID()
+        return probe
+    }
+
+    /// The calling process's pid as the proc filesystem at `procRoot` numbers
+    /// it: the first `NSpid` of `/proc/self/status`. Inside a pid namespace
+    /// whose parent's /proc is still mounted, that is the pid the host sees
+    /// (getpid() would say 1); where the namespace has its own /proc it is
+    /// getpid() again, and the lease lock alone holds the tree.
+    public func ownPID() -> Int32 {
+        guard let bytes = try? ProcFS.readFile("\(procRoot)/self/status") else { return getpid() }
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("NSpid:") {
+            if let first = line.dropFirst(6).split(whereSeparator: { $0 == " " || $0 == "\t" }).first, let pid = Int32(first) {
+                return pid
+            }
+        }
+        return getpid()
     }
 
     /// `(startTime, state)` of a pid from `/proc/PID/stat`, or nil when gone.

@@ -91,7 +91,7 @@ public final class Store {
     init(path: String, metaDirectory: Directory, create: Bool,
          treesOnDisk: () -> Bool = { false }, rebuild: Bool = false) throws {
         self.path = path
-        let lockFD = openat(metaDirectory.fd, "write.lock", O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        let lockFD = openat(metaDirectory.fd, "write.lock", O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         writeLock = lockFD >= 0 ? FileDescriptor(lockFD) : nil
         if access(path, F_OK) != 0 {
             if !rebuild && treesOnDisk() { throw Store.unusable(path, "is missing") }
@@ -146,7 +146,7 @@ public final class Store {
     /// created the schema meanwhile.
     private func migrate(metaDirectory: Directory, treesOnDisk: () -> Bool) throws {
         let lockFD = try syscall("cannot open lock file", "\(metaDirectory.path)/migrate.lock") {
-            openat(metaDirectory.fd, "migrate.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
+            openat(metaDirectory.fd, "migrate.lock", O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         }
         let lock = FileDescriptor(lockFD)
         _ = try lockFile(lock.raw, wait: true, path: "\(metaDirectory.path)/migrate.lock")
@@ -207,19 +207,11 @@ public final class Store {
     }()
 
     /// Takes `.trees/write.lock`, polling finely so that a hung holder makes
-    /// this fail with 75 after the lock timeout instead of blocking forever.
+    /// this fail with 75 (naming it) after the lock timeout instead of
+    /// blocking forever.
     private func takeWriteLock(_ fd: Int32) throws {
-        let deadline = monotonicNow() + Store.lockTimeout
-        var pause: useconds_t = 500
-        while true {
-            if try lockFile(fd, wait: false, path: path) { return }
-            if monotonicNow() >= deadline {
-                throw TreesError(.temporary, "state database \(path) is busy: another trees process holds its write lock",
-                                 hint: "Try again later; if it persists, look for a hung trees process (fuser \(path)).")
-            }
-            usleep(pause)
-            pause = min(pause * 2, 4000)
-        }
+        let lockPath = path.hasSuffix("/state.db") ? String(path.dropLast(8)) + "write.lock" : path
+        _ = try lockFile(fd, wait: true, path: lockPath)
     }
 
     /// Runs `body`, turning SQLite errors into `TreesError`s.

@@ -86,4 +86,47 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: t.path + "/victim/keep"))
         #expect(!FileManager.default.fileExists(atPath: root.path + "/app/r1"))
     }
+
+    @Test(arguments: ["current", "pinned"])
+    func removeReportsATreeThatBecameCurrentOrPinnedMeanwhile(_ what: String) throws {
+        let t = try TempDir()
+        let (root, store) = try setUp(t)
+        let r1 = try TreeRef(parsing: "app@r1")
+        var scanner = UsageScanner(root: root, store: store)
+        scanner.procScanOverride = { ProcScan(processes: [], unknown: []) }
+        var collector = Collector(root: root, store: store, scanner: scanner)
+        // Between remove's checks and its condemn transaction, another
+        // command activates or pins the tree.
+        collector.beforeCondemn = { ref in
+            if what == "current" {
+                try Activation(root: root, store: store).activate(ref)
+            } else {
+                try Collector(root: root, store: store).setPinned(ref, true)
+            }
+        }
+        do {
+            _ = try collector.remove(r1)
+            Issue.record("removed a tree that became \(what)")
+        } catch let e as TreesError {
+            #expect(e.exitStatus == 75)
+            #expect(e.message == "app@r1 became \(what), not removed", "\(e.message)")
+        }
+        #expect(try store.tree(r1)?.state == .ready)
+        #expect(FileManager.default.fileExists(atPath: root.path + "/app/r1/f"))
+    }
+
+    @Test func dryRunOpensNoWriteTransactionAndCreatesNoLockFile() throws {
+        let t = try TempDir()
+        let (root, store) = try setUp(t)
+        try FileManager.default.removeItem(atPath: root.path + "/.trees/leases")
+        var scanner = UsageScanner(root: root, store: store)
+        scanner.procScanOverride = { ProcScan(processes: [], unknown: []) }
+        // Another writer holds the write lock; a dry run must not need it.
+        let fd = open(root.path + "/.trees/write.lock", O_RDONLY)
+        defer { close(fd) }
+        #expect(flock(fd, LOCK_EX) == 0)
+        let outcomes = try Collector(root: root, store: store, scanner: scanner).collect(policy: GCPolicy(keep: 0, minAge: 0), dryRun: true)
+        #expect(outcomes.filter { $0.action == .wouldDelete }.count == 2)
+        #expect(!FileManager.default.fileExists(atPath: root.path + "/.trees/leases"))
+    }
 }

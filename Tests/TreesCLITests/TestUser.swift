@@ -1,0 +1,114 @@
+import Foundation
+import Testing
+
+/// Whether tests may make users and switch to them (root, with useradd and setpriv).
+let canMakeUsers: Bool = getuid() == 0
+    && FileManager.default.isExecutableFile(atPath: "/usr/sbin/useradd")
+    && FileManager.default.isExecutableFile(atPath: "/usr/sbin/groupadd")
+    && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")
+
+/// A group made for one test, removed (after its members) when the test ends.
+final class TestGroup {
+    let name: String
+    let gid: Int
+
+    init() throws {
+        name = "trg" + String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        let r = try run("/usr/sbin/groupadd", [name])
+        guard r.status == 0 else { throw TestUserError("groupadd \(name): \(r.stderr)") }
+        let g = getgrnam(name)
+        guard let g else { throw TestUserError("no group \(name) after groupadd") }
+        gid = Int(g.pointee.gr_gid)
+    }
+
+    deinit { _ = try? run("/usr/sbin/groupdel", [name]) }
+}
+
+/// A user made with useradd for one test (no home, no login shell), in
+/// `group` if given, removed when the test ends. Its processes are the
+/// test's own, ended by their pids through `Background`.
+final class TestUser {
+    let name: String
+    let uid: Int
+    let gid: Int
+
+    init(in group: TestGroup? = nil) throws {
+        name = "tru" + String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        var args = ["-M", "-N", "-s", "/usr/sbin/nologin"]
+        if let group { args += ["-G", group.name] }
+        let r = try TreesCLITests.run("/usr/sbin/useradd", args + [name])
+        guard r.status == 0 else { throw TestUserError("useradd \(name): \(r.stderr)") }
+        guard let pw = getpwnam(name) else { throw TestUserError("no user \(name) after useradd") }
+        uid = Int(pw.pointee.pw_uid)
+        gid = Int(pw.pointee.pw_gid)
+    }
+
+    deinit {
+        // What this user still runs (a sleep that outlived its flock -o
+        // parent) was started by this test alone: end it by pid, then remove
+        // the user.
+        for _ in 0..<3 {
+            let left = pids()
+            if left.isEmpty { break }
+            left.forEach { kill($0, SIGKILL) }
+            usleep(100_000)
+        }
+        _ = try? TreesCLITests.run("/usr/sbin/userdel", [name])
+    }
+
+    /// The pids of processes running as this user (its real uid, from /proc/PID/status).
+    func pids() -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { Int32($0) }.filter { pid in
+            guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+                  let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Uid:") }) else { return false }
+            return line.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().first == Substring(String(uid))
+        }
+    }
+
+    /// The command line that runs `program arguments` as this user, with its groups.
+    func command(_ program: String, _ arguments: [String]) -> [String] {
+        ["--reuid=\(uid)", "--regid=\(gid)", "--init-groups", "--reset-env", program] + arguments
+    }
+
+    /// Runs a program as this user to completion.
+    func run(_ program: String, _ arguments: [String], environment: [String: String] = [:]) throws -> RunResult {
+        try TreesCLITests.run("/usr/bin/setpriv", command(program, arguments), environment: environment)
+    }
+
+    /// Runs `trees` as this user against a scratch root.
+    func trees(_ s: Scratch, _ arguments: [String], environment: [String: String] = [:]) throws -> RunResult {
+        let path = arguments.first == "lease" ? 2 : 1
+        let args = Array(arguments.prefix(path)) + ["--root", s.root] + arguments.dropFirst(path)
+        // --reset-env drops the caller's environment; pass what the test asks for through env(1).
+        var env = hostEnvironment
+        for (k, v) in environment { env[k] = v }
+        return try run("/usr/bin/env", env.map { "\($0.key)=\($0.value)" } + [treesBinary] + args)
+    }
+
+    /// Starts a program as this user in the background.
+    func background(_ program: String, _ arguments: [String]) throws -> Background {
+        try Background("/usr/bin/setpriv", command(program, arguments))
+    }
+}
+
+struct TestUserError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Whether someone holds a `flock` on `path` (tried exclusive, without waiting).
+func isLocked(_ path: String) throws -> Bool {
+    try run("/usr/bin/flock", ["-n", "-x", path, "/bin/true"]).status != 0
+}
+
+let hasSQLite3 = FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3")
+
+/// Runs sqlite3 on a scratch root's database (the way an operator, or anyone
+/// with write access to it, could change a record behind trees' back).
+@discardableResult
+func sqlite(_ s: Scratch, _ sql: String, as user: TestUser? = nil) throws -> RunResult {
+    let db = s.root + "/.trees/state.db"
+    if let user { return try user.run("/usr/bin/sqlite3", [db, sql]) }
+    return try run("/usr/bin/sqlite3", [db, sql])
+}
