@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+
+@Suite("trees ps")
+struct PsTests {
+    @Test func unleasedProcessesAreFoundByEachKindOfEvidence() throws {
+        let s = try Scratch()
+        try installRevs(s, ["r1"])
+        let tree = s.root + "/app/r1"
+        var jobs: [(String, Background)] = []
+        jobs.append(("cwd", try Background("/bin/sh", ["-c", "exec /bin/sleep 30"], cwd: tree)))
+        jobs.append(("fd", try Background("/bin/sh", ["-c", "exec 7< lib/f0.txt; cd /; exec /bin/sleep 30"], cwd: tree)))
+        jobs.append(("environ", try Background("/bin/sleep", ["30"], environment: ["TREES_TREE": "app@r1", "TREES_ROOT": s.root], cwd: "/")))
+        jobs.append(("cmdline", try Background("/bin/sh", ["-c", "/bin/sleep 30", "\(tree)/job.sh"], cwd: "/")))
+        let python = FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") ? "/usr/bin/python3" : nil
+        if let python {
+            // An interpreted job holds nothing but its command line.
+            jobs.append(("cmdline", try Background(python, ["\(tree)/job.py"], cwd: "/")))
+            // A mapping outlives the descriptor it was made from.
+            jobs.append(("maps", try Background(python, ["-c", """
+                import mmap, os, time
+                f = open('lib/f1.txt', 'rb')
+                m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+                f.close()
+                os.chdir('/')
+                time.sleep(30)
+                """], cwd: tree)))
+        }
+        // A process with nothing to do with any tree, started before the
+        // scans below so that they could see it.
+        let bystander = try Background("/bin/sleep", ["30"], cwd: "/")
+        // Give each job a moment to reach its final state (exec, mmap, chdir).
+        var found: [String: Set<String>] = [:]
+        _ = try eventually {
+            found = try psEvidence(s)
+            return jobs.allSatisfy { found["\($0.1.pid) app@r1"]?.contains($0.0) == true }
+        }
+        for (kind, job) in jobs {
+            let evidence = found["\(job.pid) app@r1"] ?? []
+            #expect(evidence.contains(kind), "\(kind) job \(job.pid): \(evidence)")
+        }
+        // The bystander is not listed.
+        #expect(kill(bystander.pid, 0) == 0)
+        #expect(found.keys.filter { $0.hasPrefix("\(bystander.pid) ") }.isEmpty)
+        #expect(try s.trees(["wait", "app@r1", "--timeout", "1"]).status == 75)
+    }
+
+    /// A lease from another boot is judged dead by the core
+    /// (`LeaseAPITests`, with the boot id a ProcessProbe parameter); no
+    /// environment variable can make the CLI pretend a reboot
+    /// (`LeaseAttackTests.testBootIDVariableDoesNotDropLiveLeases`).
+
+    @Test(.enabled(if: Facility.canDropPrivileges, "needs root and setpriv"))
+    func uninspectableProcessesAreReportedUnknown() throws {
+        let s = try Scratch()
+        try installRevs(s, ["r1"])
+        chmod(s.path, 0o755)
+        let rootJob = try Background("/bin/sleep", ["30"], cwd: "/")
+        // As an unprivileged user, root's processes cannot be inspected.
+        let r = try run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", treesBinary,
+                                             "ps", "--root", s.root, "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let out = try json(r.stdout) as! [String: Any]
+        let unknown = out["unknown"] as! [[String: Any]]
+        #expect(unknown.contains { $0["pid"] as? Int == Int(rootJob.pid) }, "\(unknown.prefix(3))")
+    }
+}
