@@ -44,4 +44,55 @@ struct RedTeamTests {
         let after = try s.trees(["gc", "--min-age", "0", "--keep", "0", "--json"])
         #expect(try gcRevs(after, "deleted") == ["r1"], "\(after.stdout) \(after.stderr)")
     }
+
+    func owner(_ path: String) -> (uid: uid_t, gid: gid_t)? {
+        var st = stat()
+        return lstat(path, &st) == 0 ? (st.st_uid, st.st_gid) : nil
+    }
+
+    /// A root run by a non-root operator, whose job users' group the
+    /// operator is not in (root set it up: `chgrp jobs ROOT/.trees`). A lease
+    /// lock file made by root (a `trees exec` run as root, or a root from
+    /// before the lease lock) is root's, 0640 in the jobs group: the
+    /// operator cannot open it, and gc took "cannot open" for "nobody holds
+    /// it", condemned the tree and deleted it under a job holding the lock.
+    @Test(.enabled(if: canMakeUsers, "needs root, useradd and setpriv"))
+    func gcKeepsATreeWhoseLeaseLockItCannotOpen() throws {
+        let s = try Scratch()
+        try installRevs(s, ["r1", "r2"])
+        let jobs = try TestGroup()
+        let operatorUser = try TestUser()
+        let member = try TestUser(in: jobs)
+        chmod(s.path, 0o755)
+        #expect(try run("/bin/chown", ["-R", "\(operatorUser.uid):\(operatorUser.gid)", s.root]).status == 0)
+        #expect(try run("/bin/chgrp", [jobs.name, s.root + "/.trees", s.root + "/.trees/leases"]).status == 0)
+        let lockPath = s.root + "/.trees/leases/app@r1.lock"
+
+        // Root runs a job in the operator's root: the lock file it makes (or
+        // finds) is the operator's, never root's.
+        #expect(unlink(lockPath) == 0)
+        let rootJob = try s.trees(["exec", "app@r1", "--no-chdir", "--", "/bin/true"])
+        #expect(rootJob.status == 0, "\(rootJob.stderr)")
+        #expect(owner(lockPath)?.uid == uid_t(operatorUser.uid), "root's exec left \(lockPath) owned by uid \(owner(lockPath)?.uid ?? 0)")
+
+        // However it came to be root's, the operator's gc must not take a
+        // lock it cannot open for a free one.
+        #expect(chown(lockPath, 0, gid_t(jobs.gid)) == 0)
+        #expect(chmod(lockPath, 0o640) == 0)
+        let job = try member.background(treesBinary, ["exec", "--root", s.root, "app@r1", "--no-chdir", "--",
+                                                      "/usr/bin/env", "-i", "/bin/sleep", "30"])
+        #expect(try eventually { try isLocked(lockPath) })
+        // A non-root operator cannot inspect other users' processes and gc
+        // fails closed on them; here the operator vouches for every process
+        // (TREES_IGNORE_UNKNOWN_PIDS), so only the lease lock stands between
+        // the job and the deletion, as the lease model promises it does.
+        let everyPID = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { Int32($0) != nil }
+        let gc = try operatorUser.trees(s, ["gc", "--min-age", "0", "--keep", "0", "--json"],
+                                        environment: ["TREES_IGNORE_UNKNOWN_PIDS": everyPID.joined(separator: ",")])
+        #expect(gc.status == 0, "\(gc.stderr)")
+        #expect(try gcRevs(gc, "kept").contains("r1"), "\(gc.stdout) \(gc.stderr)")
+        #expect(try gcReason(gc, "r1").contains("lease lock"), "\(gc.stdout) \(gc.stderr)")
+        #expect(revsOnDisk(s).contains("r1"))
+        job.stop()
+    }
 }

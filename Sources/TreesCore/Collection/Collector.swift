@@ -116,6 +116,9 @@ public struct Collector {
                 outcomes.append(GCOutcome(tree: tree.ref, action: .kept, reason: "in use by pids \(pidList(pids)) (lease)", pids: pids))
             case .locked:
                 outcomes.append(GCOutcome(tree: tree.ref, action: .kept, reason: "in use (lease lock held)"))
+            case .lockUnknown(let why):
+                outcomes.append(GCOutcome(tree: tree.ref, action: .kept,
+                                          reason: "lease lock cannot be tried (\(why)); chown it to the operator"))
             case .condemned(let lock):
                 condemned.append((tree, lock))
             }
@@ -161,6 +164,8 @@ public struct Collector {
         case leased([Int32])
         /// A job holds the lease lock.
         case locked
+        /// The lease lock exists but cannot be opened: it may be held.
+        case lockUnknown(String)
         case condemned(TreeLock?)
     }
 
@@ -180,6 +185,8 @@ public struct Collector {
             switch try TreeLock.exclusive(tree.ref, in: root, create: !dryRun) {
             case .held:
                 return .locked
+            case .unknown(let why):
+                return .lockUnknown(why)
             case .taken(let lock):
                 if dryRun { return .condemned(nil) }
                 try store.setState(row.id, .condemned)
