@@ -95,4 +95,31 @@ struct RedTeamTests {
         #expect(revsOnDisk(s).contains("r1"))
         job.stop()
     }
+
+    /// `current` moved without `trees activate` (a rollout tool's `ln -sfn`,
+    /// a restored backup): the record still says r1 is current, with no
+    /// deactivation time, so min-age was measured from r1's install a day
+    /// ago and gc deleted it at once, with cron lines that resolved
+    /// `current` a moment earlier about to start from it. The grace runs
+    /// from when trees first sees a tree no longer current.
+    @Test(.enabled(if: hasSQLite3, "needs sqlite3"))
+    func graceStartsWhenCurrentIsSeenToMoveBehindTreesBack() throws {
+        let s = try Scratch()
+        try installRevs(s, ["r1"])
+        try installRevs(s, ["r2"], activateLast: false)
+        #expect(try sqlite(s, "UPDATE trees SET installed_at = installed_at - 86400").status == 0)
+        #expect(try run("/bin/ln", ["-sfn", "r2", s.root + "/app/current"]).status == 0)
+
+        let dry = try s.trees(["gc", "--dry-run", "--min-age", "1h", "--keep", "0", "--json"])
+        #expect(try gcReason(dry, "r1") == "too young", "\(dry.stdout) \(dry.stderr)")
+        let gc = try s.trees(["gc", "--min-age", "1h", "--keep", "0", "--json"])
+        #expect(gc.status == 0, "\(gc.stderr)")
+        #expect(try gcReason(gc, "r1") == "too young", "\(gc.stdout)")
+        #expect(revsOnDisk(s).contains("r1"))
+        // The moment gc saw it is recorded, so the grace ends an hour later, not never.
+        let stamped = try sqlite(s, "SELECT deactivated_at IS NOT NULL FROM trees WHERE rev = 'r1'").stdout
+        #expect(stamped.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "\(stamped)")
+        let later = try s.trees(["gc", "--min-age", "0", "--keep", "0", "--json"])
+        #expect(try gcRevs(later, "deleted") == ["r1"], "\(later.stdout) \(later.stderr)")
+    }
 }
