@@ -122,4 +122,43 @@ struct RedTeamTests {
         let later = try s.trees(["gc", "--min-age", "0", "--keep", "0", "--json"])
         #expect(try gcRevs(later, "deleted") == ["r1"], "\(later.stdout) \(later.stderr)")
     }
+
+    /// The worst case of RolesTests (`.trees` made group-writable, as the
+    /// manual once advised): a member cannot end a lease by deleting its
+    /// row, but may rename the lease locks' directory aside. The job keeps its
+    /// lock on the moved file; gc made a fresh lock file, took it
+    /// exclusive, found no row and deleted the tree under the job. Where
+    /// anyone but the operator may change `.trees`, the lock proves nothing:
+    /// gc and remove delete nothing until the permissions are fixed.
+    @Test(.enabled(if: canMakeUsers && hasSQLite3, "needs root, useradd, setpriv and sqlite3"))
+    func aGroupWithWriteAccessCannotRenameALeaseLockAside() throws {
+        let s = try Scratch()
+        try installRevs(s, ["r1", "r2"])
+        let group = try TestGroup()
+        let member = try TestUser(in: group)
+        chmod(s.path, 0o755)
+        #expect(try run("/bin/chgrp", ["-R", group.name, s.root + "/.trees"]).status == 0)
+        #expect(try run("/bin/chmod", ["-R", "g+w", s.root + "/.trees"]).status == 0)
+        let lockPath = s.root + "/.trees/leases/app@r1.lock"
+        let job = try Background(treesBinary, ["exec", "--root", s.root, "app@r1", "--no-chdir", "--",
+                                               "/usr/bin/env", "-i", "/bin/sleep", "30"])
+        #expect(try eventually { try isLocked(lockPath) })
+
+        #expect(try sqlite(s, "DELETE FROM leases", as: member).status == 0)
+        // trees makes `leases` 0750 again each time it opens it; `.trees` stays group-writable.
+        #expect(try member.run("/bin/mv", [s.root + "/.trees/leases", s.root + "/.trees/aside"]).status == 0)
+        let gc = try s.trees(["gc", "--min-age", "0", "--keep", "0", "--json"])
+        #expect(gc.status == 0, "\(gc.stderr)")
+        #expect(try gcRevs(gc, "kept").contains("r1"), "\(gc.stdout)")
+        #expect(revsOnDisk(s).contains("r1"))
+        let remove = try s.trees(["remove", "app@r1"])
+        #expect(remove.status == 75, "\(remove.status) \(remove.stderr)")
+        #expect(revsOnDisk(s).contains("r1"))
+        job.stop()
+
+        // Fixed permissions: gc works again.
+        #expect(try run("/bin/chmod", ["-R", "go-w", s.root + "/.trees"]).status == 0)
+        let after = try s.trees(["gc", "--min-age", "0", "--keep", "0", "--json"])
+        #expect(try gcRevs(after, "deleted") == ["r1"], "\(after.stdout) \(after.stderr)")
+    }
 }

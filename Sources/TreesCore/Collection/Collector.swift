@@ -135,6 +135,15 @@ public struct Collector {
 
     /// Condemns, scans and deletes `candidates`.
     private func collect(_ candidates: [TreeRecord], dryRun: Bool, book: inout LeaseBook) throws -> [GCOutcome] {
+        // Whoever may change `.trees` may move a lease lock (or its
+        // directory) aside: the job keeps its lock on the moved file and a
+        // fresh one proves nothing. Nothing is deleted until only the
+        // operator may change the record and the locks.
+        if let problem = root.permissionProblems().first {
+            return candidates.map {
+                GCOutcome(tree: $0.ref, action: .kept, reason: "not deleted while the lease locks are not the operator's alone: \(problem)")
+            }
+        }
         var outcomes: [GCOutcome] = []
         // Each condemned tree with its lease lock held exclusive until it is
         // reprieved or deleted (nil: a dry run, whose lock is not kept).
