@@ -44,7 +44,8 @@ public struct Collector {
         }
         var outcomes: [GCOutcome] = []
         var candidates: [TreeRecord] = []
-        let all = try store.trees().filter { $0.state == .ready }
+        var all = try store.trees().filter { $0.state == .ready }
+        all = try collector.stampDeactivations(all, dryRun: dryRun)
         for name in Set(all.map(\.ref.name)).sorted() {
             let current = try Activation.currentRev(of: name, in: root)
             // Most recently installed first; the current tree does not count against --keep.
@@ -68,6 +69,36 @@ public struct Collector {
         }
         outcomes += try collector.collect(candidates, dryRun: dryRun, book: &book)
         return outcomes.sorted { ($0.tree.name.value, $0.tree.rev.value) < ($1.tree.name.value, $1.tree.rev.value) }
+    }
+
+    /// Trees recorded as current (activated, never deactivated) that
+    /// `current` on disk no longer names: the link moved without `trees
+    /// activate` (an `ln -sfn`, a restored backup). Their grace period starts
+    /// now, when trees first sees it, never at their install: jobs that
+    /// resolved `current` a moment ago may be starting from them. Recorded
+    /// (unless a dry run) so the grace also ends.
+    private func stampDeactivations(_ trees: [TreeRecord], dryRun: Bool) throws -> [TreeRecord] {
+        var current: [TreeName: Rev?] = [:]
+        var result: [TreeRecord] = []
+        for var tree in trees {
+            if tree.activatedAt != nil && tree.deactivatedAt == nil {
+                if current[tree.ref.name] == nil { current[tree.ref.name] = try Activation.currentRev(of: tree.ref.name, in: root) }
+                if current[tree.ref.name] != .some(tree.ref.rev) {
+                    let seen = now()
+                    tree.deactivatedAt = seen
+                    if !dryRun {
+                        try store.write {
+                            try store.query("UPDATE trees SET deactivated_at = ? WHERE id = ? AND deactivated_at IS NULL",
+                                            [.int(seen), .int(tree.id)])
+                            try store.record(tree.ref.name.value, tree.ref.rev.value, event: "deactivated",
+                                             detail: "current no longer names it (moved without trees activate)")
+                        }
+                    }
+                }
+            }
+            result.append(tree)
+        }
+        return result
     }
 
     /// Deletes one tree now by the same protocol (`trees remove`), whatever its age.
@@ -104,6 +135,15 @@ public struct Collector {
 
     /// Condemns, scans and deletes `candidates`.
     private func collect(_ candidates: [TreeRecord], dryRun: Bool, book: inout LeaseBook) throws -> [GCOutcome] {
+        // Whoever may change `.trees` may move a lease lock (or its
+        // directory) aside: the job keeps its lock on the moved file and a
+        // fresh one proves nothing. Nothing is deleted until only the
+        // operator may change the record and the locks.
+        if let problem = root.permissionProblems().first {
+            return candidates.map {
+                GCOutcome(tree: $0.ref, action: .kept, reason: "not deleted while the lease locks are not the operator's alone: \(problem)")
+            }
+        }
         var outcomes: [GCOutcome] = []
         // Each condemned tree with its lease lock held exclusive until it is
         // reprieved or deleted (nil: a dry run, whose lock is not kept).
@@ -116,6 +156,9 @@ public struct Collector {
                 outcomes.append(GCOutcome(tree: tree.ref, action: .kept, reason: "in use by pids \(pidList(pids)) (lease)", pids: pids))
             case .locked:
                 outcomes.append(GCOutcome(tree: tree.ref, action: .kept, reason: "in use (lease lock held)"))
+            case .lockUnknown(let why):
+                outcomes.append(GCOutcome(tree: tree.ref, action: .kept,
+                                          reason: "lease lock cannot be tried (\(why)); chown it to the operator"))
             case .condemned(let lock):
                 condemned.append((tree, lock))
             }
@@ -161,6 +204,8 @@ public struct Collector {
         case leased([Int32])
         /// A job holds the lease lock.
         case locked
+        /// The lease lock exists but cannot be opened: it may be held.
+        case lockUnknown(String)
         case condemned(TreeLock?)
     }
 
@@ -180,6 +225,8 @@ public struct Collector {
             switch try TreeLock.exclusive(tree.ref, in: root, create: !dryRun) {
             case .held:
                 return .locked
+            case .unknown(let why):
+                return .lockUnknown(why)
             case .taken(let lock):
                 if dryRun { return .condemned(nil) }
                 try store.setState(row.id, .condemned)

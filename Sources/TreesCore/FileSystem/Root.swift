@@ -120,6 +120,9 @@ public final class Root: @unchecked Sendable {
         if fstat(meta.fd, &st) == 0 && (st.st_mode & 0o022) != 0 {
             problems.append("\(path)/.trees is writable by its group or others (mode \(String(st.st_mode & 0o7777, radix: 8))); run: chmod go-w \(path)/.trees")
         }
+        if fstatat(meta.fd, "leases", &st, AT_SYMLINK_NOFOLLOW) == 0 && (st.st_mode & 0o022) != 0 {
+            problems.append("\(path)/.trees/leases is writable by its group or others; run: chmod go-w \(path)/.trees/leases")
+        }
         if fstatat(meta.fd, "state.db", &st, AT_SYMLINK_NOFOLLOW) == 0 && (st.st_mode & 0o022) != 0 {
             problems.append("\(databasePath) is writable by its group or others; run: chmod go-w \(databasePath)")
         }

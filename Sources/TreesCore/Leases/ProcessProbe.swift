@@ -65,12 +65,32 @@ public struct ProcessProbe: Sendable {
         return UInt64(st.st_ino)
     }
 
+    /// Whether a thread of `pid`'s thread group other than its leader still
+    /// runs. A leader that called `pthread_exit` shows as a zombie in
+    /// `/proc/PID/stat` for as long as any other thread lives: the process
+    /// has not exited, and its lease must not be taken for dead. Reads
+    /// `/proc/PID/task` (`opendir(3)`) and each thread's state.
+    func otherThreadRuns(_ pid: Int32) -> Bool {
+        guard let dir = opendir("\(procRoot)/\(pid)/task") else { return false }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            let tid = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                Int32(String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self))
+            }
+            guard let tid, tid != pid,
+                  let bytes = try? ProcFS.readFile("\(procRoot)/\(pid)/task/\(tid)/stat"),
+                  let parsed = ProcStat(bytes[...]) else { continue }
+            if parsed.state != "Z" && parsed.state != "X" { return true }
+        }
+        return false
+    }
+
     /// Judges a lease against the running system.
     public func liveness(of lease: Lease, bootID: String) -> Liveness {
         guard lease.bootID == bootID else { return .otherBoot }
         guard let now = stat(of: lease.pid) else { return .exited }
         guard now.startTime == lease.startTime else { return .reused }
-        if now.state == "Z" || now.state == "X" { return .exited }
+        if (now.state == "Z" || now.state == "X") && !otherThreadRuns(lease.pid) { return .exited }
         if let recorded = lease.pidfdInode, let inode = pidfdInode(of: lease.pid), inode != recorded {
             return .reused
         }

@@ -38,7 +38,7 @@ public final class TreeLock: @unchecked Sendable {
         while true {
             try requireOnDisk(ref, root)
             guard let dir = try? root.leasesDirectory(create: true),
-                  let handle = try open(ref, in: dir, root: root, create: true) else { return nil }
+                  let handle = try openIfPermitted(ref, in: dir, root: root, create: true) else { return nil }
             if retryingEINTR({ flock(handle.raw, LOCK_SH | LOCK_NB) }) == 0 {
                 // A gc that deleted the tree unlinked this file while holding
                 // it exclusive: a lock on an unlinked file guards nothing.
@@ -62,11 +62,20 @@ public final class TreeLock: @unchecked Sendable {
     /// Tries to take the lock exclusive without waiting, for gc. Creates the
     /// file when `create` is set (a dry run creates nothing: a missing file is
     /// a lock nobody holds).
-    /// - Returns: `.taken(lock)`, `.held` when anyone holds it, or `.taken(nil)`
-    ///   when the file is missing and was not created.
+    /// - Returns: `.taken(lock)`, `.held` when anyone holds it, `.taken(nil)`
+    ///   when the file is missing and was not created, or `.unknown` when it
+    ///   exists but this user may not open it: a lock gc cannot try is a
+    ///   lock someone may hold, never a free one (fail closed, as for a
+    ///   process that cannot be inspected).
     static func exclusive(_ ref: TreeRef, in root: Root, create: Bool) throws -> ExclusiveResult {
-        guard let dir = try root.leasesDirectory(create: create),
-              let handle = try open(ref, in: dir, root: root, create: create) else { return .taken(nil) }
+        guard let dir = try root.leasesDirectory(create: create) else { return .taken(nil) }
+        let handle: FileDescriptor
+        do {
+            guard let opened = try open(ref, in: dir, root: root, create: create) else { return .taken(nil) }
+            handle = opened
+        } catch let e as TreesError where e.errno == EACCES || e.errno == EPERM {
+            return .unknown(e.message)
+        }
         if try !lockFile(handle.raw, exclusive: true, wait: false, path: "\(dir.path)/\(fileName(ref))") { return .held }
         return .taken(TreeLock(tree: ref, handle: handle))
     }
@@ -75,12 +84,14 @@ public final class TreeLock: @unchecked Sendable {
     /// user, who may not create it, finds it there on the first exec.
     static func prepare(_ ref: TreeRef, in root: Root) {
         guard let dir = try? root.leasesDirectory(create: true) else { return }
-        _ = try? open(ref, in: dir, root: root, create: true)
+        _ = try? openIfPermitted(ref, in: dir, root: root, create: true)
     }
 
     enum ExclusiveResult {
         case taken(TreeLock?)
         case held
+        /// The file exists and this user may not open it (the message says why).
+        case unknown(String)
     }
 
     /// After the tree is deleted: unlinks the lock file, while holding it
@@ -106,8 +117,20 @@ public final class TreeLock: @unchecked Sendable {
         }
     }
 
+    /// As `open`, with nil also when this user may not open the file: a job
+    /// user outside the holders' group then runs tracked through /proc.
+    private static func openIfPermitted(_ ref: TreeRef, in dir: Directory, root: Root, create: Bool) throws -> FileDescriptor? {
+        do {
+            return try open(ref, in: dir, root: root, create: create)
+        } catch let e as TreesError where e.errno == EACCES || e.errno == EPERM {
+            return nil
+        }
+    }
+
     /// Opens the lock file read-only (all `flock` needs); nil when it is
-    /// missing and `create` is off, or this user may not open it.
+    /// missing and `create` is off.
+    /// - Throws: `TreesError.system` with `EACCES`/`EPERM` when this user
+    ///   may not open (or create) it.
     private static func open(_ ref: TreeRef, in dir: Directory, root: Root, create: Bool) throws -> FileDescriptor? {
         let name = fileName(ref)
         var fd = retryingEINTR { openat(dir.fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
@@ -116,7 +139,7 @@ public final class TreeLock: @unchecked Sendable {
         }
         if fd < 0 {
             let err = errno
-            if err == ENOENT || err == EACCES || err == EPERM { return nil }
+            if err == ENOENT { return nil }
             throw TreesError.system("cannot open lease lock file", "\(dir.path)/\(name)", errno: err)
         }
         let handle = FileDescriptor(fd)
@@ -154,9 +177,18 @@ extension Root {
     /// and `mode`, so an operator's `chgrp` of `.trees` reaches every lease
     /// lock the next time trees opens it. Best effort: a failure only keeps
     /// group members out (they fall back to /proc tracking).
+    ///
+    /// Root (allowed everything in an operator's root) gives what it made,
+    /// or finds made by root, to the operator: a lease lock the operator's
+    /// gc cannot open is one it cannot try, and gc then keeps that tree for
+    /// good.
     func restrictToHolders(_ fd: Int32, mode: mode_t) {
         var st = stat()
-        guard fstat(fd, &st) == 0, st.st_uid == geteuid() else { return }
+        guard fstat(fd, &st) == 0 else { return }
+        if geteuid() == 0, let owner = operatorUID, owner != 0, st.st_uid == 0, fchown(fd, owner, gid_t.max) == 0 {
+            st.st_uid = owner
+        }
+        guard st.st_uid == geteuid() || geteuid() == 0 else { return }
         if let group = holderGroup, st.st_gid != group { _ = fchown(fd, uid_t.max, group) }
         if (st.st_mode & 0o7777) != mode { _ = fchmod(fd, mode) }
     }
