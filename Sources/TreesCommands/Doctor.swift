@@ -36,7 +36,7 @@ struct Doctor: ParsableCommand {
     }
 
     func run() throws {
-        guard let root = try Root.openExisting(global.location) else {
+        guard let root = try global.openRoot() else {
             if json { try printJSON(Report(root: global.location, clean: true, findings: [])) } else { print("no trees root at \(global.location)") }
             return
         }

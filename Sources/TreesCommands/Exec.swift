@@ -63,7 +63,7 @@ struct Exec: ParsableCommand {
 
     func run() throws {
         let selector = try TreeSelector(parsing: tree)
-        guard let root = try Root.openExisting(global.location) else {
+        guard let root = try global.openRoot() else {
             throw TreesError(.notFound, "no trees root at \(global.location)")
         }
         let launcher = JobLauncher(root: root)

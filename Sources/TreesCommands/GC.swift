@@ -48,7 +48,7 @@ struct GC: ParsableCommand {
     }
 
     func run() throws {
-        guard let root = try Root.openExisting(global.location) else {
+        guard let root = try global.openRoot() else {
             if json { try printJSON([Row]()) } else { print("nothing installed under \(global.location)") }
             return
         }

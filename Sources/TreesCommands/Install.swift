@@ -35,7 +35,7 @@ struct Install: ParsableCommand {
         // Validate everything before anything is written.
         let ref = try TreeRef(parsing: tree)
         let kind = try Source.classify(source, gitRef: gitRef)
-        let root = try Root.create(global.location)
+        let root = try global.createRoot()
         let store = try root.openStore(create: true)
         let progress = TerminalProgress()
         let installer = Installer(root: root, store: store, progress: progress.handler)

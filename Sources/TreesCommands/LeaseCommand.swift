@@ -79,7 +79,7 @@ struct LeaseCommand: ParsableCommand {
         }
 
         func run() throws {
-            guard let root = try Root.openExisting(global.location) else {
+            guard let root = try global.openRoot() else {
                 if json { try printJSON([Row]()) }
                 return
             }

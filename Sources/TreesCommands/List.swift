@@ -43,7 +43,7 @@ struct List: ParsableCommand {
 
     func run() throws {
         let filter = try name.map(TreeName.init)
-        guard let root = try Root.openExisting(global.location) else {
+        guard let root = try global.openRoot() else {
             if json { try printJSON([Row]()) }
             return
         }

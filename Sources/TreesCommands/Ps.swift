@@ -42,7 +42,7 @@ struct Ps: ParsableCommand {
 
     func run() throws {
         let selector = try tree.map(TreeSelector.init(parsing:))
-        guard let root = try Root.openExisting(global.location) else {
+        guard let root = try global.openRoot() else {
             throw TreesError(.notFound, "no trees root at \(global.location)")
         }
         let store = try? root.openStore()

@@ -7,8 +7,8 @@ public struct UsageScanner {
     public let root: Root
     public let store: Store?
     public var probe: ProcessProbe
-    /// Pids whose being uninspectable the operator accepts, from
-    /// `TREES_IGNORE_UNKNOWN_PIDS` (comma-separated). Typically `1` in a
+    /// Pids whose being uninspectable the operator accepts
+    /// (`Settings.ignoredUnknownPIDs`; the CLI reads `TREES_IGNORE_UNKNOWN_PIDS`). Typically `1` in a
     /// container or VM whose init is not dumpable and so cannot be read even
     /// by root without CAP_SYS_PTRACE. Empty by default: fail closed.
     public var ignoredUnknownPIDs: Set<Int32>
@@ -19,8 +19,7 @@ public struct UsageScanner {
         self.root = root
         self.store = store
         self.probe = probe
-        let text = getenv("TREES_IGNORE_UNKNOWN_PIDS").map { String(cString: $0) } ?? ""
-        ignoredUnknownPIDs = Set(text.split(separator: ",").compactMap { Int32($0.trimmingPrefixSpaces()) })
+        ignoredUnknownPIDs = root.settings.ignoredUnknownPIDs
     }
 
     public func scan() throws -> UsageReport {

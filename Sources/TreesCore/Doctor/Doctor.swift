@@ -133,7 +133,7 @@ public struct Doctor {
                     findings.append(Finding(.stagingLeftover, staging.child(entry.name), "not a staging container"))
                     continue
                 }
-                if try lockFile(dir.fd, wait: false, path: dir.path) {
+                if try lockFile(dir.fd, waitingUpTo: nil, path: dir.path) {
                     findings.append(Finding(.stagingLeftover, dir.path, "a killed install left this staging container"))
                 }
             }
@@ -260,6 +260,7 @@ public struct Doctor {
             }
         }
         try root.meta.sync()
-        return try Store(path: root.databasePath, metaDirectory: root.meta, create: true, rebuild: true)
+        return try Store(path: root.databasePath, metaDirectory: root.meta, create: true,
+                         lockTimeout: root.settings.lockTimeout, rebuild: true)
     }
 }

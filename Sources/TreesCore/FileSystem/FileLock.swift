@@ -4,21 +4,20 @@ import Glibc
 
 /// Takes an advisory lock (`flock(2)`) on an open file.
 ///
-/// Without `wait`, returns false at once when someone else holds it. With
-/// `wait`, polls (never a blocking `flock`, which a hostile or hung holder
+/// With `timeout` nil, returns false at once when someone else holds it.
+/// Otherwise polls (never a blocking `flock`, which a hostile or hung holder
 /// could stretch forever) until `timeout` seconds pass, then throws
 /// `.temporary` (75) naming the holders that `/proc/locks` shows.
 /// - Throws: `TreesError.system` for any other `flock` failure.
-func lockFile(_ fd: Int32, exclusive: Bool = true, wait: Bool, path: String,
-              timeout: Double = Store.lockTimeout) throws -> Bool {
+func lockFile(_ fd: Int32, exclusive: Bool = true, waitingUpTo timeout: Double?, path: String) throws -> Bool {
     let op = (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB
-    let deadline = monotonicNow() + timeout
+    let deadline = monotonicNow() + (timeout ?? 0)
     var pause: useconds_t = 500
     while true {
         if retryingEINTR({ flock(fd, op) }) == 0 { return true }
         let err = errno
         guard err == EWOULDBLOCK else { throw TreesError.system("cannot lock", path, errno: err) }
-        if !wait { return false }
+        guard let timeout else { return false }
         if monotonicNow() >= deadline {
             throw TreesError(.temporary, "timed out after \(formatSeconds(timeout)) waiting for the lock on \(path), held by \(describeLockHolders(fd))",
                              hint: "Try again later, or raise TREES_LOCK_TIMEOUT; if the holder is hung, end it by its pid.")

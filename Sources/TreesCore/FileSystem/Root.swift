@@ -12,22 +12,18 @@ public final class Root: @unchecked Sendable {
     public let path: String
     let dir: Directory
     let meta: Directory
+    /// What the caller decided (lock timeout, vouched-for pids, cgroup parent).
+    public let settings: Settings
 
-    /// `--root`, else `TREES_ROOT`, else `/srv/trees`.
-    public static func location(option: String?) -> String {
-        if let option, !option.isEmpty { return option }
-        if let env = getenv("TREES_ROOT"), env.pointee != 0 { return String(cString: env) }
-        return defaultPath
-    }
-
-    init(path: String, dir: Directory, meta: Directory) {
+    init(path: String, dir: Directory, meta: Directory, settings: Settings) {
         self.path = path
         self.dir = dir
         self.meta = meta
+        self.settings = settings
     }
 
     /// Opens an existing root, or returns nil when there is none yet.
-    public static func openExisting(_ location: String) throws -> Root? {
+    public static func openExisting(_ location: String, settings: Settings = Settings()) throws -> Root? {
         guard let canonical = canonicalPath(location) else {
             let err = errno
             if err == ENOENT { return nil }
@@ -35,11 +31,11 @@ public final class Root: @unchecked Sendable {
         }
         let dir = try Directory.open(canonical)
         guard let meta = try dir.openDirectoryIfPresent(".trees") else { return nil }
-        return Root(path: canonical, dir: dir, meta: meta)
+        return Root(path: canonical, dir: dir, meta: meta, settings: settings)
     }
 
     /// Opens a root, creating it, `.trees/`, staging and trash if missing.
-    public static func create(_ location: String) throws -> Root {
+    public static func create(_ location: String, settings: Settings = Settings()) throws -> Root {
         guard location.hasPrefix("/") || canonicalPath(location) != nil || !location.isEmpty else {
             throw TreesError(.usage, "empty root path")
         }
@@ -52,7 +48,7 @@ public final class Root: @unchecked Sendable {
         let meta = try dir.openDirectory(".trees")
         try meta.makeDirectory("staging", mode: 0o700, existingOK: true)
         try meta.makeDirectory("trash", mode: 0o700, existingOK: true)
-        let root = Root(path: canonical, dir: dir, meta: meta)
+        let root = Root(path: canonical, dir: dir, meta: meta, settings: settings)
         // Lock files exist from the start, so later commands (a gc --dry-run
         // above all) take their locks without writing anything new.
         for lock in Root.operatorLocks { _ = try root.openOperatorLock(lock) }
@@ -131,7 +127,7 @@ public final class Root: @unchecked Sendable {
 
     /// Opens the store, creating the database only when `create` is set.
     public func openStore(create: Bool = false) throws -> Store {
-        try Store(path: databasePath, metaDirectory: meta, create: create, treesOnDisk: { DiskInventory.hasTrees(self) })
+        try Store(path: databasePath, metaDirectory: meta, create: create, lockTimeout: settings.lockTimeout, treesOnDisk: { DiskInventory.hasTrees(self) })
     }
 
     /// Takes an exclusive `flock` on `.trees/NAME.lock`, created if missing.
@@ -142,7 +138,7 @@ public final class Root: @unchecked Sendable {
         // command that locks makes them all private again (one open each).
         for other in Root.operatorLocks where other != name { _ = try? openOperatorLock(other) }
         let handle = try openOperatorLock(name)
-        return try lockFile(handle.raw, wait: wait, path: "\(path)/.trees/\(name)") ? handle : nil
+        return try lockFile(handle.raw, waitingUpTo: wait ? settings.lockTimeout : nil, path: "\(path)/.trees/\(name)") ? handle : nil
     }
 
     /// Opens (creating) one of the operator's lock files, and makes one that

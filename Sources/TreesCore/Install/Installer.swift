@@ -218,7 +218,7 @@ public struct Installer {
         let dir = try staging.openDirectory(name)
         // The lock lives on the directory itself: once this process dies,
         // for any reason, the next install can take it and clean up.
-        _ = try lockFile(dir.fd, wait: true, path: dir.path)
+        _ = try lockFile(dir.fd, waitingUpTo: root.settings.lockTimeout, path: dir.path)
         return Container(name: name, dir: dir, lock: dir.handle)
     }
 
@@ -234,7 +234,7 @@ public struct Installer {
                 try? removeContainer(entry.name, in: staging)
                 continue
             }
-            if try lockFile(dir.fd, wait: false, path: dir.path) {
+            if try lockFile(dir.fd, waitingUpTo: nil, path: dir.path) {
                 try removeContainer(entry.name, in: staging)
             }
         }

@@ -11,7 +11,7 @@ public struct JobLauncher {
     public let root: Root
     public var probe = ProcessProbe()
     /// How long to retry a lease lock held exclusive (gc deciding) before 75.
-    /// Nil: `TREES_LOCK_TIMEOUT`, as for every lock.
+    /// Nil: the root's `Settings.lockTimeout`, as for every lock.
     public var lockTimeout: Double?
 
     public init(root: Root) { self.root = root }
@@ -90,7 +90,7 @@ public struct JobLauncher {
             throw TreesError(.failure, "--cgroup needs a cgroup v2 hierarchy, and none is mounted (no cgroup2 in \(probe.procRoot)/self/mountinfo)",
                              hint: "Run without --cgroup: the job is then tracked through its lease and /proc.")
         }
-        let parent = try hierarchy.parent(option: request.parent, procRoot: probe.procRoot)
+        let parent = try hierarchy.parent(option: request.parent ?? root.settings.cgroupParent, procRoot: probe.procRoot)
         let origin = Cgroup.ownCgroup(procRoot: probe.procRoot)
         let pid = getpid()
         let cgroup = try hierarchy.createJobCgroup(parent: parent, tree: plan.tree, rootTag: Cgroup.rootTag(of: root),

@@ -33,7 +33,7 @@ public final class TreeLock: @unchecked Sendable {
     ///   group of `ROOT/.trees`) or it does not exist and cannot be made.
     /// - Throws: `.notFound` (66) when the tree is not (or no longer) on disk.
     public static func shared(_ ref: TreeRef, in root: Root, timeout: Double? = nil) throws -> TreeLock? {
-        let deadline = monotonicNow() + (timeout ?? Store.lockTimeout)
+        let deadline = monotonicNow() + (timeout ?? root.settings.lockTimeout)
         var pause: useconds_t = 500
         while true {
             try requireOnDisk(ref, root)
@@ -76,7 +76,7 @@ public final class TreeLock: @unchecked Sendable {
         } catch let e as TreesError where e.errno == EACCES || e.errno == EPERM {
             return .unknown(e.message)
         }
-        if try !lockFile(handle.raw, exclusive: true, wait: false, path: "\(dir.path)/\(fileName(ref))") { return .held }
+        if try !lockFile(handle.raw, exclusive: true, waitingUpTo: nil, path: "\(dir.path)/\(fileName(ref))") { return .held }
         return .taken(TreeLock(tree: ref, handle: handle))
     }
 

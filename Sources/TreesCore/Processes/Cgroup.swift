@@ -162,13 +162,10 @@ public struct Cgroup: Sendable {
 
     // MARK: - Creating and removing job cgroups
 
-    /// Resolves the parent of job cgroups: `option` (from `--cgroup-parent`),
-    /// else `TREES_CGROUP_PARENT`, else the caller's own cgroup.
+    /// Resolves the parent of job cgroups: `option` (from `--cgroup-parent`
+    /// or the caller's `Settings.cgroupParent`), else the caller's own cgroup.
     public func parent(option: String?, procRoot: String = "/proc") throws -> String {
         if let option, !option.isEmpty { return try normalize(option) }
-        if let value = getenv(Cgroup.parentEnvironmentKey), value.pointee != 0 {
-            return try normalize(String(cString: value))
-        }
         guard let own = Cgroup.ownCgroup(procRoot: procRoot) else {
             throw TreesError(.failure, "--cgroup: cannot tell this process's cgroup v2 path from \(procRoot)/self/cgroup",
                              hint: "Give the parent with --cgroup-parent or \(Cgroup.parentEnvironmentKey).")

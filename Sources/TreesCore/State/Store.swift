@@ -8,6 +8,8 @@ import CSQLite
 public final class Store {
     let db: SQLiteConnection
     public let path: String
+    /// How long to wait for a busy database or its write lock before 75.
+    let lockTimeout: Double
     /// `.trees/write.lock`, taken around every write transaction when it can
     /// be opened. SQLite's busy handler sleeps and retries, so under a tight
     /// loop of writers (gc) a waiting writer can starve for seconds; a
@@ -88,9 +90,10 @@ public final class Store {
     ///     when the database is missing or empty).
     ///   - rebuild: `trees doctor --repair` rebuilding the database from the
     ///     trees on disk; an empty or missing one may then be created.
-    init(path: String, metaDirectory: Directory, create: Bool,
+    init(path: String, metaDirectory: Directory, create: Bool, lockTimeout: Double,
          treesOnDisk: () -> Bool = { false }, rebuild: Bool = false) throws {
         self.path = path
+        self.lockTimeout = lockTimeout
         let lockFD = openat(metaDirectory.fd, "write.lock", O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         writeLock = lockFD >= 0 ? FileDescriptor(lockFD) : nil
         if access(path, F_OK) != 0 {
@@ -102,7 +105,7 @@ public final class Store {
         }
         do {
             db = try SQLiteConnection(path: path, create: create,
-                                      busyTimeoutMilliseconds: Int32(Store.lockTimeout * 1000))
+                                      busyTimeoutMilliseconds: Int32(lockTimeout * 1000))
         } catch let e as SQLiteError {
             throw Store.translate(e, path: path)
         }
@@ -149,7 +152,7 @@ public final class Store {
             openat(metaDirectory.fd, "migrate.lock", O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         }
         let lock = FileDescriptor(lockFD)
-        _ = try lockFile(lock.raw, wait: true, path: "\(metaDirectory.path)/migrate.lock")
+        _ = try lockFile(lock.raw, waitingUpTo: lockTimeout, path: "\(metaDirectory.path)/migrate.lock")
         let (version, appID) = try identity()
         if appID != 0 && appID != Store.applicationID { throw Store.foreign(path, "its application_id is \(appID)") }
         let tables = try db.query("SELECT name FROM sqlite_master WHERE type = 'table'").compactMap { $0.first?.text }
@@ -199,19 +202,13 @@ public final class Store {
         }
     }
 
-    /// How long a command waits for a busy database before giving up with
-    /// status 75: `TREES_LOCK_TIMEOUT` seconds, default 30.
-    static let lockTimeout: Double = {
-        if let v = getenv("TREES_LOCK_TIMEOUT"), let seconds = Double(String(cString: v)), seconds >= 0 { return seconds }
-        return 30
-    }()
 
     /// Takes `.trees/write.lock`, polling finely so that a hung holder makes
     /// this fail with 75 (naming it) after the lock timeout instead of
     /// blocking forever.
     private func takeWriteLock(_ fd: Int32) throws {
         let lockPath = path.hasSuffix("/state.db") ? String(path.dropLast(8)) + "write.lock" : path
-        _ = try lockFile(fd, wait: true, path: lockPath)
+        _ = try lockFile(fd, waitingUpTo: lockTimeout, path: lockPath)
     }
 
     /// Runs `body`, turning SQLite errors into `TreesError`s.
