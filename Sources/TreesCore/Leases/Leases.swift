@@ -27,12 +27,15 @@ public struct Leases {
         }
         let bootID = try probe.bootID()
         let inode = probe.pidfdInode(of: pid)
+        var refused: TreeRef?
+        defer { if let refused { try? store.recordRefusedLease(refused, reason: "being collected (pid \(pid))") } }
         return try store.write {
             let ref = try Leases.resolve(selector, root: root)
             guard let row = try store.tree(ref), row.state != .deleted, row.state != .installing else {
                 throw TreesError(.notFound, "no tree \(ref)")
             }
             guard row.state == .ready else {
+                refused = ref
                 throw TreesError(.temporary, "\(ref) is \(row.state.rawValue) and takes no new leases",
                                  hint: "It is being garbage-collected; start the job from `current` instead.")
             }
