@@ -24,7 +24,7 @@ struct Verify: ParsableCommand {
     func run() throws {
         let ref = try TreeRef(parsing: tree)
         let (root, store) = try global.openExisting()
-        let progress = TerminalProgress()
+        let progress = global.progress()
         let differences = try Verifier(root: root, store: store).verify(ref, progress: progress.handler)
         progress.finish()
         if json {
