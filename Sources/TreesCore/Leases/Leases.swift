@@ -61,7 +61,10 @@ public struct Leases {
         return TreeRef(name: selector.name, rev: rev)
     }
 
-    /// Releases a lease. Throws `.notFound` (66) for an unknown id.
+    /// Releases a lease early; a lease whose process has exited keeps no tree
+    /// alive in any case, so a supervisor that crashes leaks nothing.
+    /// - Parameter id: `Lease.id` from `acquire`.
+    /// - Throws: `.notFound` (66) for an unknown id.
     public func release(_ id: String) throws {
         try store.write {
             try store.query("DELETE FROM leases WHERE id = ?", [.text(id)])
@@ -123,7 +126,13 @@ public struct Leases {
         }
     }
 
-    /// Runs `body` while holding a lease for this process on `selector`.
+    /// Runs `body` while holding a lease for this process on `selector`, and
+    /// releases it when `body` returns or throws. Children `body` starts are
+    /// found through /proc (cwd, exe, maps…) as long as they run from the tree.
+    /// - Parameters:
+    ///   - selector: `NAME` (its current revision, resolved once) or `NAME@REV`.
+    ///   - body: the work, given the lease (its `tree` says which revision).
+    /// - Throws: what `acquire` throws, then whatever `body` throws.
     public func withLease<T>(_ selector: TreeSelector, _ body: (Lease) throws -> T) throws -> T {
         let lease = try acquire(selector, pid: getpid())
         defer { try? release(lease.id) }
