@@ -195,7 +195,8 @@ struct FleetTests {
         job.stop()
         try refreshAll()
         let exited = Date()
-        #expect(eventually(15) { scalar(query(0)) == 1 }, "rollout never became complete after the job exited")
+        let complete = eventually(15) { scalar(query(0)) == 1 }
+        #expect(complete, "rollout never became complete after the job exited: \(hosts.map { (try? trees($0, ["ps", "--json"]).stdout) ?? "" })")
         let after = (complete: answer(query(0)), oldHosts: answer(query(1)), waiting: answer(query(2)))
         print("fleet after the last r1 job exited (\(String(format: "%.1f", Date().timeIntervalSince(exited))) s later): "
               + "rollout complete = \(after.complete.map(\.value)); "

@@ -32,7 +32,7 @@ struct MetricsTests {
         #expect(sampleNames.isSubset(of: Set(Self.families)))
         #expect(value(r.stdout, #"trees_tree_current{name="app",rev="r2"}"#) == "1")
         #expect(value(r.stdout, #"trees_tree_current{name="app",rev="r1"}"#) == "0")
-        #expect(value(r.stdout, #"trees_tree_jobs{name="app",rev="r1"}"#) == "1")
+        #expect(value(r.stdout, #"trees_tree_jobs{name="app",rev="r1"}"#) == "1", "\((try? s.trees(["ps", "--json"]).stdout) ?? "")")
         #expect(value(r.stdout, #"trees_tree_info{name="app",rev="r1",state="ready"}"#) == "1")
     }
 
