@@ -193,12 +193,12 @@ struct FleetTests {
 
         // The job exits; the next metrics refresh and scrape say the rollout is complete.
         job.stop()
-        try refreshAll()
         let exited = Date()
+        try refreshAll()
         let complete = eventually(15) { scalar(query(0)) == 1 }
         #expect(complete, "rollout never became complete after the job exited: \(hosts.map { (try? trees($0, ["ps", "--json"]).stdout) ?? "" })")
         let after = (complete: answer(query(0)), oldHosts: answer(query(1)), waiting: answer(query(2)))
-        print("fleet after the last r1 job exited (\(String(format: "%.1f", Date().timeIntervalSince(exited))) s later): "
+        print("fleet after the last r1 job exited (\(String(format: "%.1f", Date().timeIntervalSince(exited))) s after it exited, metrics refreshed and scraped): "
               + "rollout complete = \(after.complete.map(\.value)); "
               + "hosts still on an old rev = \(after.oldHosts.map { "\($0.labels["instance"] ?? "?")=\($0.value)" }); "
               + "trees waiting for gc = \(after.waiting.map { "\($0.labels["instance"] ?? "?") \($0.labels["rev"] ?? "?")" })")
