@@ -43,7 +43,12 @@ let package = Package(
             name: "trees", dependencies: ["TreesCommands"], swiftSettings: strict),
         .testTarget(
             name: "TreesCoreTests", dependencies: ["TreesCore"], swiftSettings: strict),
+        // README's Swift example, built with the package so that it cannot rot;
+        // SupervisorExampleTests runs it.
+        .executableTarget(
+            name: "supervisor-example", dependencies: ["TreesCore"], path: "contrib/examples/supervisor",
+            swiftSettings: strict),
         .testTarget(
-            name: "TreesCLITests", dependencies: ["TreesCore", "trees"], swiftSettings: strict),
+            name: "TreesCLITests", dependencies: ["TreesCore", "trees", "supervisor-example"], swiftSettings: strict),
     ]
 )

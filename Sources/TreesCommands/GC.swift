@@ -30,11 +30,15 @@ struct GC: ParsableCommand {
     @Flag(help: "Wait for another running gc (at most TREES_LOCK_TIMEOUT) instead of exiting 75.")
     var waitLock = false
 
+    @Option(help: ArgumentHelp("Prune history (trees log) older than this (default 90d).", valueName: "DURATION"))
+    var keepHistory: String = "90d"
+
     @Flag(help: "Print the result as JSON.")
     var json = false
 
     func validate() throws {
         if parseDuration(minAge) == nil { throw ValidationError("invalid DURATION '\(minAge)': use 90, 30s, 5m, 2h or 1d") }
+        if parseDuration(keepHistory) == nil { throw ValidationError("invalid DURATION '\(keepHistory)': use 90, 30s, 5m, 2h or 1d") }
         if keep < 0 { throw ValidationError("--keep must be 0 or more") }
     }
 
@@ -55,14 +59,19 @@ struct GC: ParsableCommand {
         try root.requireOperator("collect trees")
         for problem in root.permissionProblems() { printWarning(problem) }
         let store = try root.openStore(create: true)
-        let collector = Collector(root: root, store: store)
+        var collector = Collector(root: root, store: store)
+        let progress = global.progress()
+        collector.progress = progress.handler
         guard let lock = try collector.lock(wait: waitLock) else {
             throw TreesError(.temporary, "another trees gc is running on \(root.path)",
                              hint: "Try again later, or pass --wait-lock to wait for it.")
         }
         let outcomes = try withExtendedLifetime(lock) {
-            try collector.collect(policy: GCPolicy(keep: keep, minAge: parseDuration(minAge) ?? 300), dryRun: dryRun)
+            defer { progress.finish() }
+            return try collector.collect(policy: GCPolicy(keep: keep, minAge: parseDuration(minAge) ?? 300,
+                                                historyRetention: parseDuration(keepHistory)), dryRun: dryRun)
         }
+        global.refreshMetrics()
         let rows = outcomes.map {
             Row(name: $0.tree.name.value, rev: $0.tree.rev.value, action: $0.action.rawValue, reason: $0.reason,
                 pids: $0.pids, bytes_freed: $0.bytesFreed)

@@ -4,10 +4,22 @@ import TreesCore
 import Glibc
 #endif
 
-/// Options every command takes.
+/// Options every command takes, before the subcommand (`trees --root DIR list`,
+/// as with `git -C` or `systemctl --root`) or after it (`trees list --root DIR`).
+/// The root command declares this same group, and argument-parser decodes a
+/// value given at either place into every command of the path; when both are
+/// given, the later one wins.
 struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The root holding every tree (default: $TREES_ROOT, else /srv/trees).", valueName: "DIR"))
     var root: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "After install, activate, rollback and gc, rewrite this node_exporter textfile (default: $TREES_METRICS_TEXTFILE).",
+        valueName: "PATH"))
+    var metricsTextfile: String?
+
+    @Flag(name: .shortAndLong, help: "Show no progress on the terminal.")
+    var quiet = false
 
     var location: String { Environment.rootLocation(option: root) }
 
@@ -22,6 +34,11 @@ struct GlobalOptions: ParsableArguments {
         try Root.create(location, settings: try Environment.settings())
     }
 
+    /// `--metrics-textfile`, else `TREES_METRICS_TEXTFILE`; nil when neither is set.
+    var metricsTextfilePath: String? {
+        metricsTextfile ?? Environment.value("TREES_METRICS_TEXTFILE")
+    }
+
     /// Opens the existing root and its database for a command that only reads or changes records.
     func openExisting() throws -> (Root, Store) {
         guard let root = try openRoot() else {
@@ -30,4 +47,7 @@ struct GlobalOptions: ParsableArguments {
         }
         return (root, try root.openStore(create: true))
     }
+
+    /// Progress for long work, on stderr when it is a terminal and --quiet is not given.
+    func progress() -> TerminalProgress { TerminalProgress(enabled: !quiet && isatty(2) == 1) }
 }

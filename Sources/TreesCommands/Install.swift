@@ -3,6 +3,7 @@ import TreesCore
 
 struct Install: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "install",
         abstract: "Install a revision from a directory, an archive or a git repository.",
         discussion: """
             SOURCE is a directory (copied; symlinks stay symlinks), an archive ending in \
@@ -37,7 +38,7 @@ struct Install: ParsableCommand {
         let kind = try Source.classify(source, gitRef: gitRef)
         let root = try global.createRoot()
         let store = try root.openStore(create: true)
-        let progress = TerminalProgress()
+        let progress = global.progress()
         let installer = Installer(root: root, store: store, progress: progress.handler)
         let result: InstallResult
         do {
@@ -51,5 +52,6 @@ struct Install: ParsableCommand {
             try Activation(root: root, store: store).activate(ref)
         }
         print(result.path)
+        global.refreshMetrics()
     }
 }

@@ -12,6 +12,7 @@ struct LeaseCommand: ParsableCommand {
 
     struct Acquire: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "acquire",
             abstract: "Take a lease on a tree for a process and print its id (the operator only).",
             discussion: """
                 For supervisors that start jobs themselves. The lease is a database record \
@@ -39,6 +40,7 @@ struct LeaseCommand: ParsableCommand {
 
     struct Release: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "release",
             abstract: "Release a lease (the operator only).",
             discussion: """
                 Deletes a lease record. A job started by trees exec also holds its tree by a lock \

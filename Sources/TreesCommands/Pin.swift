@@ -2,7 +2,7 @@ import ArgumentParser
 import TreesCore
 
 struct Pin: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Never collect this tree (until unpinned).",
+    static let configuration = CommandConfiguration(commandName: "pin", abstract: "Never collect this tree (until unpinned).",
                                                     discussion: "The operator only. Exit status: 66 no such tree; 1 not the operator.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: ArgumentHelp("The tree to pin.", valueName: "NAME@REV")) var tree: String
@@ -11,7 +11,7 @@ struct Pin: ParsableCommand {
 }
 
 struct Unpin: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Let gc collect this tree again.",
+    static let configuration = CommandConfiguration(commandName: "unpin", abstract: "Let gc collect this tree again.",
                                                     discussion: "The operator only. Exit status: 66 no such tree; 1 not the operator.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: ArgumentHelp("The tree to unpin.", valueName: "NAME@REV")) var tree: String

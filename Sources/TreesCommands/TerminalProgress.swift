@@ -3,13 +3,20 @@ import TreesCore
 import Glibc
 #endif
 
-/// Shows progress of long work on stderr, only when stderr is a terminal,
-/// only after the work has taken more than a moment, at most ten times a second.
+/// Shows progress of long work (install, verify, gc deleting) as one updating
+/// line on stderr: files, bytes and rate. Only when stderr is a terminal and
+/// --quiet was not given, only after the work has taken more than a moment,
+/// at most ten times a second.
 final class TerminalProgress {
-    let enabled = isatty(2) == 1
+    let enabled: Bool
     let started = monotonicNow()
     var lastDraw = 0.0
     var drawn = false
+
+    /// `enabled` defaults to "stderr is a terminal"; commands pass `global.progress()` to honour --quiet.
+    init(enabled: Bool = isatty(2) == 1) {
+        self.enabled = enabled
+    }
 
     func update(_ p: Progress) {
         guard enabled else { return }
@@ -17,7 +24,8 @@ final class TerminalProgress {
         guard now - started > 0.5, now - lastDraw > 0.1 else { return }
         lastDraw = now
         drawn = true
-        writeStandardError("\r\u{1B}[K\(p.phase): \(p.files) files, \(formatBytes(p.bytes))")
+        let rate = Int64(Double(p.bytes) / max(now - started, 0.001))
+        writeStandardError("\r\u{1B}[K\(p.phase): \(p.files) files, \(formatBytes(p.bytes)), \(formatBytes(rate))/s")
     }
 
     func finish() {

@@ -23,12 +23,19 @@ struct Trees: ParsableCommand {
             Each revision NAME@REV lives at ROOT/NAME/REV, read-only; ROOT/NAME/current \
             points at the active one. State is kept in ROOT/.trees/state.db (SQLite).
 
+            Options before the subcommand apply to it: trees --root DIR list is trees list --root DIR.
+
             ENVIRONMENT:
-              TREES_ROOT  the root when --root is not given (default /srv/trees)
+              TREES_ROOT              the root when --root is not given (default /srv/trees)
+              TREES_METRICS_TEXTFILE  the textfile install, activate, rollback and gc rewrite
+                                      when --metrics-textfile is not given
 
             \(exitStatusHelp)
             """,
         version: "0.1.0",
         subcommands: [Install.self, Activate.self, Rollback.self, List.self, Verify.self,
-                      Exec.self, LeaseCommand.self, Ps.self, Wait.self, GC.self, Pin.self, Unpin.self, Remove.self, Doctor.self])
+                      Exec.self, LeaseCommand.self, Ps.self, Wait.self, GC.self, Pin.self, Unpin.self, Remove.self,
+                      Doctor.self, Status.self, Log.self, Metrics.self])
+
+    @OptionGroup var global: GlobalOptions
 }

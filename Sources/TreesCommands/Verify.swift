@@ -3,6 +3,7 @@ import TreesCore
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "verify",
         abstract: "Check that a tree still holds exactly what was installed.",
         discussion: "Recomputes the content digest. Exits 0 when intact, 65 listing the differing paths when modified.\n\n\(exitStatusHelp)")
 
@@ -23,7 +24,7 @@ struct Verify: ParsableCommand {
     func run() throws {
         let ref = try TreeRef(parsing: tree)
         let (root, store) = try global.openExisting()
-        let progress = TerminalProgress()
+        let progress = global.progress()
         let differences = try Verifier(root: root, store: store).verify(ref, progress: progress.handler)
         progress.finish()
         if json {

@@ -125,6 +125,7 @@ public struct Activation {
             throw TreesError(.notFound, "the previous revision \(target) is no longer installed")
         }
         try activate(target)
+        try store.write { try store.record(name.value, previous.value, event: "rolled-back", previous: current.value) }
         return target
     }
 }

@@ -19,6 +19,8 @@ public struct Collector {
     /// Test seam: runs inside `remove` after its checks and before the
     /// condemn transaction, where another command may change the tree.
     var beforeCondemn: ((TreeRef) throws -> Void)?
+    /// Told of each file deleted, with the tree's name in the phase (`deleting NAME@REV`).
+    public var progress: ProgressHandler?
 
     public init(root: Root, store: Store, scanner: UsageScanner? = nil) {
         self.root = root
@@ -68,6 +70,7 @@ public struct Collector {
             }
         }
         outcomes += try collector.collect(candidates, dryRun: dryRun, book: &book)
+        if !dryRun { try store.recordGCRun(outcomes, at: now(), historyRetention: policy.historyRetention) }
         return outcomes.sorted { ($0.tree.name.value, $0.tree.rev.value) < ($1.tree.name.value, $1.tree.rev.value) }
     }
 
@@ -266,6 +269,7 @@ public struct Collector {
     func finishDeleting(_ ref: TreeRef, id: Int64, trashName: String, reason: String) throws -> GCOutcome {
         let trash = try root.trash()
         var remover = Remover(device: try trash.status().st_dev)
+        remover.progress = progress.map { handler in { handler(Progress(phase: "deleting \(ref)", files: $0.files, bytes: $0.bytes)) } }
         let gone = try remover.remove(Array(trashName.utf8), in: trash)
         guard gone else {
             return GCOutcome(tree: ref, action: .kept, reason: "mount inside, left in place: \(remover.mountsSkipped.joined(separator: ", "))",

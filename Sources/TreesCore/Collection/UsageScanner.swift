@@ -22,6 +22,10 @@ public struct UsageScanner {
         ignoredUnknownPIDs = root.settings.ignoredUnknownPIDs
     }
 
+    /// One pass over /proc plus the live leases: who runs from which tree.
+    /// - Returns: holders per tree, and the processes that could not be
+    ///   inspected (`unknown`), on which every consumer must fail closed.
+    /// - Throws: when /proc itself cannot be read, or the database fails.
     public func scan() throws -> UsageReport {
         let selfPID = getpid()
         let resolver: (TreeName) -> Rev? = { [root] name in try? Activation.currentRev(of: name, in: root) }

@@ -15,6 +15,9 @@ public struct Remover {
     public private(set) var mountsSkipped: [String] = []
     /// Sizes of the regular files unlinked.
     public private(set) var bytesFreed: Int64 = 0
+    /// Files and links unlinked so far, and a handler told of each (gc's terminal progress).
+    public private(set) var filesRemoved: Int64 = 0
+    var progress: ProgressHandler?
 
     init(device: dev_t) { self.device = device }
 
@@ -69,6 +72,8 @@ public struct Remover {
         if haveStat && (st.st_mode & S_IFMT) == S_IFREG && st.st_nlink <= 1 {
             bytesFreed += Int64(st.st_size)
         }
+        filesRemoved += 1
+        progress?(Progress(phase: "deleting", files: filesRemoved, bytes: bytesFreed))
         return true
     }
 }

@@ -23,6 +23,13 @@ public final class Root: @unchecked Sendable {
     }
 
     /// Opens an existing root, or returns nil when there is none yet.
+    ///
+    /// A supervisor starts here: `Root.openExisting(path)`, then `openStore()`.
+    /// - Parameters:
+    ///   - location: the root's path; a symlink to it is resolved once
+    ///     (with `realpath(3)`), so that /proc paths, always canonical, match it.
+    ///   - settings: the lock timeout and the rest of what the caller decided.
+    /// - Throws: a system error (exit 1) when the path cannot be resolved or opened.
     public static func openExisting(_ location: String, settings: Settings = Settings()) throws -> Root? {
         guard let canonical = canonicalPath(location) else {
             let err = errno
@@ -35,6 +42,7 @@ public final class Root: @unchecked Sendable {
     }
 
     /// Opens a root, creating it, `.trees/`, staging and trash if missing.
+    /// - Throws: a system error naming the path and errno (`mkdir`, `openat`).
     public static func create(_ location: String, settings: Settings = Settings()) throws -> Root {
         guard location.hasPrefix("/") || canonicalPath(location) != nil || !location.isEmpty else {
             throw TreesError(.usage, "empty root path")
@@ -126,6 +134,10 @@ public final class Root: @unchecked Sendable {
     }
 
     /// Opens the store, creating the database only when `create` is set.
+    ///
+    /// - Throws: `.notFound` (66) when there is no database and `create` is
+    ///   false; `.database` (1) for a damaged one, which is never overwritten;
+    ///   `.temporary` (75) when it stays busy past `TREES_LOCK_TIMEOUT`.
     public func openStore(create: Bool = false) throws -> Store {
         try Store(path: databasePath, metaDirectory: meta, create: create, lockTimeout: settings.lockTimeout, treesOnDisk: { DiskInventory.hasTrees(self) })
     }

@@ -27,12 +27,15 @@ public struct Leases {
         }
         let bootID = try probe.bootID()
         let inode = probe.pidfdInode(of: pid)
+        var refused: TreeRef?
+        defer { if let refused { try? store.recordRefusedLease(refused, reason: "being collected (pid \(pid))") } }
         return try store.write {
             let ref = try Leases.resolve(selector, root: root)
             guard let row = try store.tree(ref), row.state != .deleted, row.state != .installing else {
                 throw TreesError(.notFound, "no tree \(ref)")
             }
             guard row.state == .ready else {
+                refused = ref
                 throw TreesError(.temporary, "\(ref) is \(row.state.rawValue) and takes no new leases",
                                  hint: "It is being garbage-collected; start the job from `current` instead.")
             }
@@ -58,7 +61,10 @@ public struct Leases {
         return TreeRef(name: selector.name, rev: rev)
     }
 
-    /// Releases a lease. Throws `.notFound` (66) for an unknown id.
+    /// Releases a lease early; a lease whose process has exited keeps no tree
+    /// alive in any case, so a supervisor that crashes leaks nothing.
+    /// - Parameter id: `Lease.id` from `acquire`.
+    /// - Throws: `.notFound` (66) for an unknown id.
     public func release(_ id: String) throws {
         try store.write {
             try store.query("DELETE FROM leases WHERE id = ?", [.text(id)])
@@ -134,9 +140,14 @@ public struct Leases {
 
     /// Runs `body` while this process holds a lease on `selector`: the
     /// tree's lease lock taken shared (as `trees exec` takes it, so gc keeps
-    /// the tree whatever the database says) and a row recording it.
-    /// - Throws: as `acquire`, and `.temporary` (75) when the lock stays held
-    ///   exclusive for the lock timeout.
+    /// the tree whatever the database says) and a row recording it; both are
+    /// released when `body` returns or throws. Children `body` starts are
+    /// found through /proc (cwd, exe, maps…) as long as they run from the tree.
+    /// - Parameters:
+    ///   - selector: `NAME` (its current revision, resolved once) or `NAME@REV`.
+    ///   - body: the work, given the lease (its `tree` says which revision).
+    /// - Throws: what `acquire` throws, `.temporary` (75) when the lock stays
+    ///   held exclusive for the lock timeout, then whatever `body` throws.
     public func withLease<T>(_ selector: TreeSelector, _ body: (Lease) throws -> T) throws -> T {
         let ref = try Leases.resolve(selector, root: root)
         let lock = try TreeLock.shared(ref, in: root)

@@ -69,6 +69,12 @@ public final class Store {
         """,
         // 2: the job's own cgroup (`trees exec --cgroup`), relative to the cgroup v2 mount.
         "ALTER TABLE leases ADD COLUMN cgroup TEXT;",
+        // 3: counters that outlive the rows they count (gc runs, bytes freed,
+        // refused leases) for `trees metrics`; history pruned by age (`trees log`).
+        """
+        CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL DEFAULT 0);
+        CREATE INDEX history_at ON history(at);
+        """,
     ]
 
     static var schemaVersion: Int64 { Int64(migrations.count) }

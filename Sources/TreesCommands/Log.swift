@@ -1,0 +1,60 @@
+import ArgumentParser
+import TreesCore
+
+struct Log: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "log",
+        abstract: "Show the history of installs, activations, rollbacks, pins, refused leases and gc decisions.",
+        discussion: """
+            Events: installed, activated, rolled-back, pinned, unpinned, lease-refused, \
+            gc-kept (a tree gc wanted to delete but kept, and why: in use, unknown process, \
+            a mount inside; written when the reason changes), deleted (with gc's reason). \
+            Every state change writes its entry in the same transaction. gc prunes entries \
+            older than its --keep-history (default 90 days), but keeps the last activation \
+            of each tree, which rollback needs.
+
+            \(exitStatusHelp)
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: ArgumentHelp("Only this code base.", valueName: "NAME"))
+    var name: String?
+
+    @Option(help: ArgumentHelp("Only entries from the last DURATION (90, 30s, 5m, 2h, 1d).", valueName: "DURATION"))
+    var since: String?
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    func validate() throws {
+        if let since, parseDuration(since) == nil { throw ValidationError("invalid DURATION '\(since)': use 90, 30s, 5m, 2h or 1d") }
+    }
+
+    struct Row: Encodable {
+        let at: String
+        let name: String
+        let rev: String
+        let event: String
+        let previous: String?
+        let detail: String?
+    }
+
+    func run() throws {
+        let filter = try name.map(TreeName.init)
+        guard let root = try global.openRoot() else {
+            if json { try printJSON([Row]()) }
+            return
+        }
+        let store = try root.openStore(create: true)
+        let cutoff = since.flatMap(parseDuration).map { unixNow() - $0 }
+        let rows = try store.history(name: filter, since: cutoff).map {
+            Row(at: rfc3339($0.at), name: $0.name, rev: $0.rev, event: $0.event, previous: $0.previous, detail: $0.detail)
+        }
+        if json { return try printJSON(rows) }
+        printTable(["WHEN", "TREE", "EVENT", "DETAIL"], rows.map {
+            [$0.at, "\($0.name)@\($0.rev)", $0.event,
+             [$0.previous.map { "from \($0)" }, $0.detail].compactMap { $0 }.joined(separator: "; ")]
+        })
+    }
+}

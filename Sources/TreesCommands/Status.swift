@@ -1,0 +1,82 @@
+import ArgumentParser
+import TreesCore
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show where the rollout of each name stands on this host.",
+        discussion: """
+            Per name: the current revision, every other installed revision with its state \
+            and job count, whether the name has converged (a current revision, no job on \
+            any other, and no process that could not be inspected), and the oldest job \
+            still running from an old revision. Across a fleet, ask Prometheus the same \
+            question (see trees metrics).
+
+            \(exitStatusHelp)
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: ArgumentHelp("Only this code base.", valueName: "NAME"))
+    var name: String?
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    struct RevRow: Encodable {
+        let rev: String
+        let state: String
+        let pinned: Bool
+        let jobs: Int
+    }
+
+    struct JobRow: Encodable {
+        let pid: Int32
+        let rev: String
+        let command: String
+        let started_at: String?
+    }
+
+    struct Row: Encodable {
+        let name: String
+        let current: String?
+        let converged: Bool
+        let jobs_on_current: Int
+        let others: [RevRow]
+        let oldest_old_job: JobRow?
+        let unknown_processes: Int
+    }
+
+    func run() throws {
+        let filter = try name.map(TreeName.init)
+        let root = try global.openRoot()
+        let store = try root.map { try $0.openStore(create: true) }
+        let snapshot = try HostSnapshot.take(root: root, store: store, scanner: nil)
+        let statuses = RolloutStatus.of(snapshot, name: filter)
+        if let filter, statuses.isEmpty {
+            throw TreesError(.notFound, "no trees of \(filter) under \(global.location)")
+        }
+        let rows = statuses.map { s in
+            Row(name: s.name.value, current: s.current?.value, converged: s.converged, jobs_on_current: s.jobsOnCurrent,
+                others: s.others.map { RevRow(rev: $0.rev.value, state: $0.state.rawValue, pinned: $0.pinned, jobs: $0.jobs) },
+                oldest_old_job: s.oldestOldJob.map {
+                    JobRow(pid: $0.pid, rev: $0.rev.value, command: $0.command, started_at: $0.startedAt.map(rfc3339))
+                },
+                unknown_processes: s.unknownProcesses)
+        }
+        if json { return try printJSON(rows) }
+        if rows.isEmpty { print("no trees under \(global.location)"); return }
+        for row in rows {
+            print("\(row.name): current \(row.current ?? "none") (\(row.jobs_on_current) jobs), \(row.converged ? "converged" : "not converged")")
+            for other in row.others {
+                print("  \(other.rev)  \(other.state)\(other.pinned ? ", pinned" : "")  \(other.jobs) jobs")
+            }
+            if let job = row.oldest_old_job {
+                print("  oldest job on an old rev: pid \(job.pid) on \(job.rev) since \(job.started_at ?? "?"): \(job.command)")
+            }
+            if row.unknown_processes > 0 {
+                print("  \(row.unknown_processes) processes could not be inspected (see trees ps)")
+            }
+        }
+    }
+}

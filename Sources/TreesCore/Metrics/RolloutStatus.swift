@@ -1,0 +1,57 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where the rollout of one name stands on this host: its current revision,
+/// the other revisions still installed with their jobs, and whether it has
+/// converged (no job runs off current, and no uninspectable process could).
+public struct RolloutStatus: Sendable {
+    public struct RevStatus: Sendable {
+        public var rev: Rev
+        public var state: TreeState
+        public var pinned: Bool
+        public var jobs: Int
+    }
+
+    /// A process still running from a revision that is not current.
+    public struct OldJob: Sendable {
+        public var pid: Int32
+        public var rev: Rev
+        public var command: String
+        /// Unix seconds, when known.
+        public var startedAt: Int64?
+    }
+
+    public var name: TreeName
+    public var current: Rev?
+    public var jobsOnCurrent: Int
+    /// Every installed revision other than current, oldest install first.
+    public var others: [RevStatus]
+    /// The longest-running job on a revision other than current.
+    public var oldestOldJob: OldJob?
+    /// Processes that could not be inspected: any of them could run an old revision.
+    public var unknownProcesses: Int
+
+    /// True when there is a current revision, no job runs from another, and nothing is unknown.
+    public var converged: Bool {
+        current != nil && others.allSatisfy { $0.jobs == 0 } && unknownProcesses == 0
+    }
+
+    /// One status per name in the snapshot (or only `name`), sorted by name.
+    public static func of(_ snapshot: HostSnapshot, name: TreeName? = nil, probe: ProcessProbe = ProcessProbe()) -> [RolloutStatus] {
+        let live = snapshot.trees.filter { $0.state != .deleted && (name == nil || $0.ref.name == name) }
+        return Set(live.map(\.ref.name)).sorted().map { name in
+            let current = snapshot.current[name]
+            let others = live.filter { $0.ref.name == name && $0.ref.rev != current }
+            let oldest = snapshot.usage.holders
+                .filter { $0.tree.name == name && $0.tree.rev != current }
+                .min { $0.startTime < $1.startTime }
+            return RolloutStatus(
+                name: name, current: current,
+                jobsOnCurrent: current.map { snapshot.jobs(on: TreeRef(name: name, rev: $0)) } ?? 0,
+                others: others.map { RevStatus(rev: $0.ref.rev, state: $0.state, pinned: $0.pinned, jobs: snapshot.jobs(on: $0.ref)) },
+                oldestOldJob: oldest.map { OldJob(pid: $0.pid, rev: $0.tree.rev, command: $0.command, startedAt: probe.startedAt($0.startTime)) },
+                unknownProcesses: snapshot.usage.unknown.count)
+        }
+    }
+}
