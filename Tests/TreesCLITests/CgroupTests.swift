@@ -195,7 +195,8 @@ struct CgroupTests {
         withExtendedLifetime(parent) {}
     }
 
-    @Test(.enabled(if: Facility.hasWritableCgroup, "needs a writable cgroup v2 hierarchy")) func aMissingOrUnwritableParentFailsWithExit1AndNoLease() throws {
+    @Test(.enabled(if: Facility.hasWritableCgroup, "needs a writable cgroup v2 hierarchy"), .foreignUsers)
+    func aMissingOrUnwritableParentFailsWithExit1AndNoLease() throws {
         let parent = try #require(TestCgroupParent())
         let s = try Scratch()
         let name = uniqueName()

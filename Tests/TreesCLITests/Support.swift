@@ -40,8 +40,12 @@ final class Scratch {
     let url: URL
     var path: String { url.path }
     var root: String { url.appendingPathComponent("root").path }
+    /// Whether this scratch holds `ForeignUIDGate` shared (every test but a `.foreignUsers` one).
+    private let gated: Bool
 
     init() throws {
+        gated = !ForeignUIDGate.holdsExclusive
+        if gated { ForeignUIDGate.shared.enterShared() }
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("trees-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
         url = URL(fileURLWithPath: base.resolvingSymlinksInPath().path)
@@ -50,6 +54,7 @@ final class Scratch {
     deinit {
         _ = try? Process.run(URL(fileURLWithPath: "/bin/chmod"), arguments: ["-R", "u+w", url.path]).waitUntilExit()
         try? FileManager.default.removeItem(at: url)
+        if gated { ForeignUIDGate.shared.leaveShared() }
     }
 
     /// Writes a file (creating parent directories).
@@ -215,4 +220,67 @@ enum Facility {
 struct TestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// Keeps tests that run processes under another uid apart from the rest.
+///
+/// Here root has no CAP_SYS_PTRACE, so a process of another uid cannot be
+/// inspected, and gc, wait and remove rightly fail closed on it: any such
+/// process alive during another test would make that test's gc keep trees
+/// it expects deleted. Tests marked `.foreignUsers` hold this gate alone;
+/// every other test holds it shared from its `Scratch` on, so the two kinds
+/// never overlap while each kind still runs in parallel with itself.
+final class ForeignUIDGate: @unchecked Sendable {
+    static let shared = ForeignUIDGate()
+    /// Set inside a `.foreignUsers` test, whose own `Scratch` must not wait for itself.
+    @TaskLocal static var holdsExclusive = false
+
+    private let condition = NSCondition()
+    private var readers = 0
+    private var writer = false
+
+    func enterShared() {
+        condition.lock()
+        while writer { condition.wait() }
+        readers += 1
+        condition.unlock()
+    }
+
+    func leaveShared() {
+        condition.lock()
+        readers -= 1
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func enterExclusive() {
+        condition.lock()
+        while writer || readers > 0 { condition.wait() }
+        writer = true
+        condition.unlock()
+    }
+
+    func leaveExclusive() {
+        condition.lock()
+        writer = false
+        condition.broadcast()
+        condition.unlock()
+    }
+}
+
+/// `.foreignUsers`: the test runs processes under another uid (see `ForeignUIDGate`).
+struct ForeignUsersTrait: TestTrait, SuiteTrait, TestScoping {
+    var isRecursive: Bool { true }
+
+    func provideScope(for test: Test, testCase: Test.Case?,
+                      performing function: @Sendable () async throws -> Void) async throws {
+        guard testCase != nil else { return try await function() }
+        ForeignUIDGate.shared.enterExclusive()
+        defer { ForeignUIDGate.shared.leaveExclusive() }
+        try await ForeignUIDGate.$holdsExclusive.withValue(true) { try await function() }
+    }
+}
+
+extension Trait where Self == ForeignUsersTrait {
+    static var foreignUsers: Self { Self() }
 }
