@@ -12,7 +12,12 @@ import CArchive
 /// - symlink targets must stay inside the tree lexically, with `..` only as
 ///   leading components (so no chain of links can climb out);
 /// - hard links must name an earlier regular file of the archive;
-/// - device nodes, FIFOs and sockets are refused.
+/// - device nodes, FIFOs and sockets are refused;
+/// - names are bytes, taken as the archive holds them (never re-encoded), and
+///   paths beyond `TreeLimits` (depth, name and path length) are refused;
+/// - the whole compressed stream is decoded and its checksums checked
+///   before the first write (`CompressedStreamCheck`), and the tar stream
+///   must end cleanly: a damaged archive installs nothing.
 struct ArchiveExtractor {
     var tally = Progress(phase: "extracting", files: 0, bytes: 0)
     let progress: ProgressHandler?
@@ -23,6 +28,7 @@ struct ArchiveExtractor {
             throw TreesError(.failure, "cannot allocate an archive reader")
         }
         defer { archive_read_free(archive) }
+        try CompressedStreamCheck(path: archivePath, fail: bad).run()
         archive_read_support_filter_gzip(archive)
         archive_read_support_filter_xz(archive)
         archive_read_support_filter_zstd(archive)
@@ -42,10 +48,12 @@ struct ArchiveExtractor {
             guard rc == ARCHIVE_OK || rc == ARCHIVE_WARN, let entry else {
                 throw bad("damaged archive: \(message(archive))")
             }
+            // The raw form: the `_utf8` and wide forms re-encode, and
+            // String(cString:) would turn invalid bytes into U+FFFD.
             guard let rawPath = archive_entry_pathname(entry) else {
                 throw bad("archive member with an unreadable name")
             }
-            let memberPath = Array(String(cString: rawPath).utf8)
+            let memberPath = FileName(cString: rawPath)
             let shown = memberPath.display
             let components = try memberComponents(memberPath)
             if components.isEmpty { continue }
@@ -53,7 +61,11 @@ struct ArchiveExtractor {
             let name = components.last!
 
             if let rawTarget = archive_entry_hardlink(entry) {
-                try link(to: Array(String(cString: rawTarget).utf8), root: root, as: name, in: parent, member: shown)
+                let target = FileName(cString: rawTarget)
+                if try memberComponents(target, what: "hard link \(shown)") == components {
+                    throw bad("hard link \(shown) names itself")
+                }
+                try link(to: target, root: root, as: name, in: parent, member: shown)
                 continue
             }
             let type = archive_entry_filetype(entry) & 0o170000
@@ -85,7 +97,7 @@ struct ArchiveExtractor {
                 guard let rawTarget = archive_entry_symlink(entry) else {
                     throw bad("archive symlink \(shown) has no target")
                 }
-                let target = Array(String(cString: rawTarget).utf8)
+                let target = FileName(cString: rawTarget)
                 try checkSymlinkTarget(target, linkComponents: components, member: shown)
                 try replaceable(parent, name, member: shown)
                 try syscall("cannot create symlink", parent.child(name)) {
@@ -96,6 +108,10 @@ struct ArchiveExtractor {
                 throw bad("archive member \(shown) is \(fileKind(mode_t(type))); trees refuses device nodes, FIFOs and sockets")
             }
             if tally.files % 256 == 0 { progress?(tally) }
+        }
+        // Whatever the tar reader left unread must still decode cleanly.
+        if archive_read_close(archive) != ARCHIVE_OK {
+            throw bad("damaged archive: \(message(archive))")
         }
     }
 
@@ -117,6 +133,7 @@ struct ArchiveExtractor {
             if part == [0x2e, 0x2e] { throw bad("\(subject) climbs out with '..'") }
             out.append(Array(part))
         }
+        if let problem = TreeLimits.problem(with: out) { throw bad("\(subject) \(problem)") }
         return out
     }
 
@@ -158,6 +175,9 @@ struct ArchiveExtractor {
 
     func checkSymlinkTarget(_ target: FileName, linkComponents: [FileName], member: String) throws {
         if target.isEmpty { throw bad("symlink \(member) has an empty target") }
+        if target.count > TreeLimits.maxPathBytes {
+            throw bad("symlink \(member) has a target of \(target.count) bytes; trees allows at most \(TreeLimits.maxPathBytes)")
+        }
         if target.first == 0x2f {
             throw bad("symlink \(member) points outside the tree (absolute target \(target.display))")
         }
