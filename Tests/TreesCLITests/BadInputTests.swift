@@ -66,4 +66,139 @@ struct BadInputTests {
         for (i, n) in names.enumerated() { #expect(readRaw(s.root + "/app/r1", n) == "file \(i)\n") }
         #expect(try s.trees(["verify", "app@r1"]).status == 0)
     }
+
+    // MARK: depth, descriptors and leftovers
+
+    /// A 2,000-deep directory source is refused by the documented depth
+    /// limit (256), at `ulimit -n 1024`, with nothing left behind.
+    @Test func deepDirectorySourceIsRefusedAtLowDescriptorLimit() throws {
+        let s = try Scratch()
+        try s.write("src/top.txt", "top\n")
+        makeDeepChain(s.path + "/src", depth: 2_000, leaf: "leaf.txt")
+        defer { removeDeepChain(s.path + "/src") }
+        let r = try treesLimited(s, ["install", "app@r1", s.path + "/src"])
+        #expect(r.status == 65, "\(r.stderr)")
+        #expect(r.stderr.contains("at most 256"), "\(r.stderr)")
+        #expect(!s.exists("root/app/r1"))
+        #expect(listing(s.root + "/.trees/staging").isEmpty)
+    }
+
+    /// A crashed install can leave any shape in staging (older versions
+    /// extracted 30,000-deep archives); every later install cleans it up.
+    @Test func deepLeftoverStagingNeverBreaksLaterInstalls() throws {
+        let s = try Scratch()
+        try s.write("src/a.txt", "a\n")
+        #expect(try s.trees(["install", "app@r1", s.path + "/src"]).status == 0)
+        let leftover = s.root + "/.trees/staging/app@r0.99999.dead"
+        mkdir(leftover, 0o700)
+        makeDeepChain(leftover, depth: 30_000, leaf: "leaf.txt")
+        let r = try treesLimited(s, ["install", "app@r2", s.path + "/src"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(rawNames(s.root + "/.trees/staging").isEmpty)
+        if access(leftover, F_OK) == 0 { removeDeepChain(leftover) }
+    }
+
+    /// A tree made 2,000 deep after install: verify reports it (65, no
+    /// crash), and remove deletes it at `ulimit -n 1024`.
+    @Test func deepenedTreeIsVerifiedAndRemovedAtLowDescriptorLimit() throws {
+        let s = try Scratch()
+        try s.write("src/a.txt", "a\n")
+        #expect(try s.trees(["install", "app@r1", s.path + "/src"]).status == 0)
+        #expect(try s.trees(["install", "app@r2", s.path + "/src", "--activate"]).status == 0)
+        let tree = s.root + "/app/r1"
+        makeDeepChain(tree, depth: 2_000, leaf: "leaf.txt")
+        let v = try treesLimited(s, ["verify", "app@r1"])
+        #expect(v.status == 65, "\(v.stderr)")
+        #expect(v.stdout.contains("added: d\n"), "\(v.stdout)")
+        let r = try treesLimited(s, ["remove", "app@r1"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(!s.exists("root/app/r1"))
+        #expect(rawNames(s.root + "/.trees/trash").isEmpty)
+    }
+
+    /// A file bind-mounted inside a tree in the trash made every gc exit 1
+    /// from recovery; it is a mount point like a directory mount.
+    @Test(.enabled(if: getuid() == 0, "needs root to bind-mount"))
+    func fileBindMountInTrashDoesNotFailGC() throws {
+        let s = try Scratch()
+        try s.write("src/a.txt", "a\n")
+        #expect(try s.trees(["install", "app@r1", s.path + "/src"]).status == 0)
+        try s.write("outside.txt", "outside\n")
+        try s.write("root/.trees/trash/leftover.7/sub/file.txt", "under\n")
+        let target = s.root + "/.trees/trash/leftover.7/sub/file.txt"
+        try #require(mount(s.path + "/outside.txt", target, "", UInt(MS_BIND), nil) == 0, "bind mount failed")
+        defer { unmountAll(under: s.path) }
+        let r = try s.trees(["gc"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try String(contentsOfFile: s.path + "/outside.txt", encoding: .utf8) == "outside\n")
+        #expect(s.exists("root/.trees/trash/leftover.7/sub/file.txt"))
+    }
+
+    // MARK: verify: modes, owners, types, and output that cannot forge lines
+
+    @Test func verifyReportsModesOwnersAndTypes() throws {
+        let s = try Scratch()
+        try s.write("src/bin/tool", "#!/bin/sh\n", executable: true)
+        try s.write("src/lib/data.txt", "data\n")
+        try s.write("src/etc/conf", "conf\n")
+        #expect(try s.trees(["install", "app@r1", s.path + "/src"]).status == 0)
+        let tree = s.root + "/app/r1"
+        #expect(try s.trees(["verify", "app@r1"]).status == 0)
+        chmod(tree + "/bin/tool", 0o4555)
+        chmod(tree + "/lib", 0o757)
+        chown(tree + "/lib/data.txt", 12345, 12346)
+        unlink(tree + "/etc/conf")
+        mkfifo(tree + "/etc/conf", 0o444)
+        chmod(tree, 0o1777)
+        let r = try s.trees(["verify", "app@r1"])
+        #expect(r.status == 65)
+        let lines = Set(r.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) })
+        #expect(lines.contains("mode changed: bin/tool 0555 -> 4555"), "\(r.stdout)")
+        #expect(lines.contains("mode changed: lib 0555 -> 0757"), "\(r.stdout)")
+        #expect(lines.contains("owner changed: lib/data.txt 0:0 -> 12345:12346"), "\(r.stdout)")
+        #expect(lines.contains("type changed: etc/conf file -> special file"), "\(r.stdout)")
+        #expect(lines.contains("mode changed: . 0555 -> 1777"), "\(r.stdout)")
+    }
+
+    /// A name holding a newline, an escape sequence or invalid UTF-8 prints
+    /// escaped on its own line: it cannot forge "intact" or another path.
+    @Test func verifyOutputEscapesNames() throws {
+        let s = try Scratch()
+        try s.write("src/a.txt", "a\n")
+        #expect(try s.trees(["install", "app@r1", s.path + "/src"]).status == 0)
+        let tree = s.root + "/app/r1"
+        chmod(tree, 0o755)
+        writeRaw(tree, Array("x\n  removed: a.txt\u{1b}[2J".utf8) + [0xff], "forged\n")
+        chmod(tree, 0o555)
+        let r = try s.trees(["verify", "app@r1"])
+        #expect(r.status == 65)
+        #expect(r.stdout == "app@r1: modified\n  added: x\\x0a  removed: a.txt\\x1b[2J\\xff\n", "\(r.stdout)")
+    }
+}
+
+/// Runs trees at `ulimit -n 1024`, as the host did.
+func treesLimited(_ s: Scratch, _ arguments: [String]) throws -> RunResult {
+    let args = Array(arguments.prefix(1)) + ["--root", s.root] + arguments.dropFirst(1)
+    return try run("/bin/sh", ["-c", "ulimit -n 1024 && exec \"$0\" \"$@\"", treesBinary] + args)
+}
+
+/// Makes `depth` nested directories `d` under `path` (fd-relative, iterative).
+func makeDeepChain(_ path: String, depth: Int, leaf: String? = nil) {
+    var fd = open(path, O_RDONLY | O_DIRECTORY)
+    precondition(fd >= 0)
+    for _ in 0..<depth {
+        mkdirat(fd, "d", 0o755)
+        let next = openat(fd, "d", O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
+        precondition(next >= 0, "cannot build the deep chain: \(errno)")
+        close(fd)
+        fd = next
+    }
+    if let leaf { close(openat(fd, leaf, O_WRONLY | O_CREAT, 0o644)) }
+    close(fd)
+}
+
+/// Removes a chain made by `makeDeepChain` with `rm -rf` (fts, no stack
+/// recursion), so the test's own cleanup (FileManager recurses) never meets it.
+func removeDeepChain(_ path: String) {
+    _ = try? run("/bin/rm", ["-rf", path])
 }

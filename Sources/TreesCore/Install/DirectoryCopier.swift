@@ -4,20 +4,54 @@ import Glibc
 import CTreesShim
 
 /// Copies a source directory into staging, fd-relatively on both sides.
+///
+/// The walk is iterative (no recursion, whatever the depth) and refuses a
+/// source beyond `TreeLimits` with exit 65 as soon as it meets the first
+/// entry past a limit, so it keeps at most two directories open per level.
+/// Names are bytes end to end, never re-encoded.
 struct DirectoryCopier {
     var tally = Progress(phase: "copying", files: 0, bytes: 0)
     let progress: ProgressHandler?
 
-    mutating func copy(from src: Directory, to dst: Directory) throws {
-        for entry in try src.entries() {
+    private struct Frame {
+        let src: Directory
+        let dst: Directory
+        /// Components and bytes of this directory's path inside the tree.
+        let depth: Int
+        let pathBytes: Int
+        /// The mode to give `dst` once its content is in (nil for the top).
+        let mode: mode_t?
+        var pending: [DirEntry]
+    }
+
+    mutating func copy(from top: Directory, to topDst: Directory) throws {
+        var stack = [Frame(src: top, dst: topDst, depth: 0, pathBytes: 0, mode: nil, pending: try top.entries())]
+        while let last = stack.indices.last {
+            guard let entry = stack[last].pending.popLast() else {
+                let frame = stack.removeLast()
+                if let mode = frame.mode {
+                    try syscall("cannot set mode of", frame.dst.path) { fchmod(frame.dst.fd, mode) }
+                }
+                continue
+            }
+            let src = stack[last].src, dst = stack[last].dst
+            let depth = stack[last].depth + 1
+            let pathBytes = stack[last].pathBytes + (depth > 1 ? 1 : 0) + entry.name.count
+            if depth > TreeLimits.maxDepth || pathBytes > TreeLimits.maxPathBytes || entry.name.count > TreeLimits.maxNameBytes {
+                let why = depth > TreeLimits.maxDepth ? "is \(depth) components deep; trees allows at most \(TreeLimits.maxDepth)"
+                    : "makes a path of \(pathBytes) bytes inside the tree; trees allows at most \(TreeLimits.maxPathBytes)"
+                throw TreesError(.badInput, "source entry \(src.child(entry.name)) \(why)",
+                                 hint: "Nothing was installed; flatten the source.")
+            }
             let st = try src.status(entry.name)
             let perm = mode_t(st.st_mode & 0o7777 & ~0o6022)
             switch st.st_mode & S_IFMT {
             case S_IFDIR:
                 try dst.makeDirectory(entry.name, mode: 0o700)
                 let child = try dst.openDirectory(entry.name)
-                try copy(from: try src.openDirectory(entry.name), to: child)
-                try syscall("cannot set mode of", child.path) { fchmod(child.fd, perm | 0o700) }
+                let srcChild = try src.openDirectory(entry.name)
+                stack.append(Frame(src: srcChild, dst: child, depth: depth, pathBytes: pathBytes,
+                                   mode: perm | 0o700, pending: try srcChild.entries()))
             case S_IFREG:
                 try copyFile(entry.name, from: src, to: dst, mode: perm | 0o600)
             case S_IFLNK:
