@@ -134,6 +134,35 @@ struct BadInputTests {
         #expect(s.exists("root/.trees/trash/leftover.7/sub/file.txt"))
     }
 
+    // MARK: git runs nothing from the repository
+
+    /// A local repository whose own config defines a smudge filter (and an
+    /// fsmonitor hook) that `.gitattributes` applies: `git archive` in that
+    /// repository ran it as the installing user. Nothing may run: the
+    /// markers never appear, and the file is installed as committed.
+    @Test func gitRunsNoFilterOrHookFromTheRepository() throws {
+        let s = try Scratch()
+        let repo = s.path + "/repo"
+        let marker = s.path + "/SMUDGE_RAN", monitor = s.path + "/FSMONITOR_RAN"
+        try s.write("repo/job.py", "print('committed')\n")
+        try s.write("repo/.gitattributes", "* filter=evil\n")
+        let env = ["GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"]
+        for args in [["init", "-q", repo], ["-C", repo, "add", "."], ["-C", repo, "commit", "-qm", "one"],
+                     ["-C", repo, "config", "filter.evil.smudge", "touch \(marker); cat"],
+                     ["-C", repo, "config", "filter.evil.required", "true"],
+                     ["-C", repo, "config", "core.fsmonitor", "touch \(monitor); true"]] {
+            #expect(try run("/usr/bin/git", args, environment: env).status == 0)
+        }
+        for source in [repo, "file://" + repo] {
+            let rev = source == repo ? "r1" : "r2"
+            let r = try s.trees(["install", "app@\(rev)", source, "--git-ref", "HEAD"])
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(try String(contentsOfFile: s.root + "/app/\(rev)/job.py", encoding: .utf8) == "print('committed')\n")
+        }
+        #expect(!s.exists("SMUDGE_RAN"), "git ran the repository's smudge filter")
+        #expect(!s.exists("FSMONITOR_RAN"), "git ran the repository's fsmonitor hook")
+    }
+
     // MARK: verify: modes, owners, types, and output that cannot forge lines
 
     @Test func verifyReportsModesOwnersAndTypes() throws {
