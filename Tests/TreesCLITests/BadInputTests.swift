@@ -134,6 +134,56 @@ struct BadInputTests {
         #expect(s.exists("root/.trees/trash/leftover.7/sub/file.txt"))
     }
 
+    // MARK: sources inside the root, full disks
+
+    /// Installing from `ROOT/.trees` recursed into staging; the root, its
+    /// parts and trees are refused however they are spelled.
+    @Test func sourcesInsideTheRootAreRefusedByIdentity() throws {
+        let s = try Scratch()
+        try s.write("src/a.txt", "a\n")
+        #expect(try s.trees(["install", "app@r1", s.path + "/src"]).status == 0)
+        symlink(s.root + "/.trees", s.path + "/link-to-meta")
+        var sources = [s.root, s.root + "/.trees", s.root + "/.trees/staging", s.root + "/app", s.root + "/app/r1",
+                       s.path + "/link-to-meta", s.root + "/app/r1/../../.trees", s.path]
+        var bound = false
+        if getuid() == 0 {
+            mkdir(s.path + "/bind", 0o755)
+            bound = mount(s.root, s.path + "/bind", "", UInt(MS_BIND), nil) == 0
+            if bound { sources.append(s.path + "/bind/.trees") }
+        }
+        defer { if bound { umount2(s.path + "/bind", Int32(MNT_DETACH)) } }
+        let before = try s.trees(["list", "--json"]).stdout
+        for (i, source) in sources.enumerated() {
+            let r = try s.trees(["install", "app@x\(i)", source])
+            #expect(r.status == 65, "\(source): \(r.stderr)")
+            #expect(r.stderr.contains("root"), "\(source): \(r.stderr)")
+            #expect(!s.exists("root/app/x\(i)"))
+        }
+        #expect(rawNames(s.root + "/.trees/staging").isEmpty)
+        #expect(try s.trees(["list", "--json"]).stdout == before)
+    }
+
+    /// git on a full disk failed like a missing ref (66); it is temporary (75).
+    @Test(.enabled(if: getuid() == 0, "needs root to mount a tmpfs"))
+    func gitOnAFullDiskGives75() throws {
+        let s = try Scratch()
+        let repo = s.path + "/repo"
+        let noise = (0..<600_000).map { _ in UInt8.random(in: 0...255) }
+        try s.write("repo/a.txt", "a\n")
+        try Data(noise).write(to: URL(fileURLWithPath: repo + "/noise.bin"))
+        let env = ["GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"]
+        for args in [["init", "-q", repo], ["-C", repo, "add", "."], ["-C", repo, "commit", "-qm", "one"]] {
+            #expect(try run("/usr/bin/git", args, environment: env).status == 0)
+        }
+        mkdir(s.root, 0o755)
+        try #require(try run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "trees-test-full", s.root]).status == 0)
+        defer { unmountAll(under: s.path) }
+        let r = try s.trees(["install", "app@g1", repo, "--git-ref", "HEAD"])
+        #expect(r.status == 75, "\(r.stderr)")
+        #expect(!s.exists("root/app/g1"))
+        #expect(rawNames(s.root + "/.trees/staging").isEmpty)
+    }
+
     // MARK: git runs nothing from the repository
 
     /// A local repository whose own config defines a smudge filter (and an

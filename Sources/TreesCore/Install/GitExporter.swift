@@ -40,17 +40,33 @@ struct GitExporter {
         let clone = try runProgram(["git"] + Self.options + ["clone", "--quiet", "--bare", "--", source, gitDir],
                                    stdoutPath: "/dev/null", stderrPath: errors, environment: Self.environment)
         if clone != 0 {
+            try refuseIfFull(errors)
             throw TreesError(.notFound, "cannot clone \(quoted(source)): \(quoted(readSmallFile(errors)))",
                              hint: "Check that the path is a git repository, or the URL and that this host can reach it.")
         }
-        let status = try runProgram(["git", "--git-dir=" + gitDir] + Self.options + ["archive", "--format=tar",
-                                     "--output=" + output, ref + "^{tree}"],
-                                    stdoutPath: "/dev/null", stderrPath: errors, environment: Self.environment)
+        // Written through our stdout redirection, so a partial output stays
+        // (and shows a full disk) when git fails.
+        let status = try runProgram(["git", "--git-dir=" + gitDir] + Self.options + ["archive", "--format=tar", ref + "^{tree}"],
+                                    stdoutPath: output, stderrPath: errors, environment: Self.environment)
         if status != 0 {
+            try refuseIfFull(errors)
             throw TreesError(.notFound, "cannot export \(quoted(ref)) from \(quoted(source)): \(quoted(readSmallFile(errors)))",
                              hint: "Check that the ref exists in the repository.")
         }
         return output
+    }
+
+    /// git reports a full disk as a failure like any other (and `git archive`
+    /// sometimes with no message at all), which would read as "no such
+    /// repository or ref" (66). A full filesystem under staging is temporary (75).
+    private func refuseIfFull(_ errors: String) throws {
+        let text = readSmallFile(errors)
+        var fs = statvfs()
+        let full = statvfs(scratch, &fs) == 0 && (fs.f_bavail == 0 || fs.f_favail == 0)
+        if full || text.contains("No space left on device") || text.contains("Disk quota exceeded") {
+            throw TreesError(.temporary, "no space left for git under \(scratch)", errno: ENOSPC,
+                             hint: "Free space on the filesystem holding the root and try again; nothing was changed.")
+        }
     }
 }
 

@@ -24,12 +24,12 @@ public struct Installer {
     }
 
     public func install(_ ref: TreeRef, from source: Source) throws -> InstallResult {
+        // A directory source is opened once, here: what is checked is what is copied.
+        var sourceDir: Directory?
         if case .directory(let path) = source {
-            // A source that holds the root would copy staging into itself forever.
-            if root.path == path || root.path.hasPrefix(path.hasSuffix("/") ? path : path + "/") {
-                throw TreesError(.badInput, "source \(path) contains the root \(root.path)",
-                                 hint: "Copy from a directory outside the root.")
-            }
+            let dir = try Directory.open(path)
+            try Source.refuseOverlap(source: dir, root: root.dir, shown: path, rootShown: root.path)
+            sourceDir = dir
         }
         let staging = try root.staging()
         // Cleaning and creating happen under the install lock, so a cleaner
@@ -42,7 +42,7 @@ public struct Installer {
 
         try container.dir.makeDirectory("tree", mode: 0o700)
         let tree = try container.dir.openDirectory("tree")
-        try fill(tree, from: source, scratch: container.dir.path)
+        try fill(tree, from: source, sourceDir: sourceDir, scratch: container.dir.path)
         // The tree's own directory is readable by jobs of every user, as the
         // root of an installed program usually is; seal strips its write bits.
         try syscall("cannot set mode of", tree.path) { fchmod(tree.fd, 0o755) }
@@ -56,11 +56,11 @@ public struct Installer {
         return try commit(ref, manifest: manifest, container: container.dir)
     }
 
-    private func fill(_ tree: Directory, from source: Source, scratch: String) throws {
+    private func fill(_ tree: Directory, from source: Source, sourceDir: Directory?, scratch: String) throws {
         switch source {
         case .directory(let path):
             var copier = DirectoryCopier(progress: progress)
-            try copier.copy(from: try Directory.open(path), to: tree)
+            try copier.copy(from: try sourceDir ?? Directory.open(path), to: tree)
             progress?(copier.tally)
         case .archive(let path):
             var extractor = ArchiveExtractor(progress: progress, archivePath: path)
