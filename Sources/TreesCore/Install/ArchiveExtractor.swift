@@ -120,7 +120,7 @@ struct ArchiveExtractor {
     }
 
     private func bad(_ text: String) -> TreesError {
-        TreesError(.badInput, "\(archivePath): \(text)", hint: "Nothing was installed; fix or rebuild the archive.")
+        TreesError(.badInput, "\(escaped(Array(archivePath.utf8))): \(text)", hint: "Nothing was installed; fix or rebuild the archive.")
     }
 
     /// Splits a member path into components, refusing absolute paths and `..`.
