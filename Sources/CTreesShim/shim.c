@@ -79,3 +79,7 @@ int CT_fd_is_pidfs(int fd) {
         return -1;
     return fs.f_type == 0x50494446 /* PIDFS_MAGIC */ ? 1 : 0;
 }
+
+int CT_syncfs(int fd) {
+    return syncfs(fd);
+}

@@ -20,6 +20,8 @@ import CArchive
 ///   must end cleanly: a damaged archive installs nothing.
 struct ArchiveExtractor {
     var tally = Progress(phase: "extracting", files: 0, bytes: 0)
+    /// Each extracted file's SHA-256 and size by path inside the tree.
+    var hashes: [FileName: FileHash] = [:]
     let progress: ProgressHandler?
     let archivePath: String
 

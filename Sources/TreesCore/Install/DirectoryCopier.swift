@@ -12,6 +12,9 @@ import CTreesShim
 struct DirectoryCopier {
     var tally = Progress(phase: "copying", files: 0, bytes: 0)
     let progress: ProgressHandler?
+    /// Each copied file's SHA-256 and size by path inside the tree, computed
+    /// from the bytes as they were written (so the seal reads nothing again).
+    var hashes: [FileName: FileHash] = [:]
 
     private struct Frame {
         let src: Directory

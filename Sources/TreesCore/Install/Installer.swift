@@ -42,11 +42,13 @@ public struct Installer {
 
         try container.dir.makeDirectory("tree", mode: 0o700)
         let tree = try container.dir.openDirectory("tree")
-        try fill(tree, from: source, sourceDir: sourceDir, scratch: container.dir.path)
+        let known = try fill(tree, from: source, sourceDir: sourceDir, scratch: container.dir.path)
         // The tree's own directory is readable by jobs of every user, as the
         // root of an installed program usually is; seal strips its write bits.
         try syscall("cannot set mode of", tree.path) { fchmod(tree.fd, 0o755) }
-        let manifest = try Manifest.build(of: tree, seal: true, progress: progress)
+        let manifest = try Manifest.build(of: tree, pass: .seal, known: known, progress: progress)
+        // Durable before the rename, in one call for the whole tree.
+        try Manifest.syncTree(tree)
         try syscall("cannot sync", container.dir.path) { fsync(container.dir.fd) }
 
         // One installer at a time from here: the commit phase is short, and
@@ -56,21 +58,26 @@ public struct Installer {
         return try commit(ref, manifest: manifest, container: container.dir)
     }
 
-    private func fill(_ tree: Directory, from source: Source, sourceDir: Directory?, scratch: String) throws {
+    /// Writes the content into `tree`; returns the hashes computed while
+    /// writing (relative path → SHA-256, size), so sealing reads nothing again.
+    private func fill(_ tree: Directory, from source: Source, sourceDir: Directory?, scratch: String) throws -> [FileName: FileHash] {
         switch source {
         case .directory(let path):
             var copier = DirectoryCopier(progress: progress)
             try copier.copy(from: try sourceDir ?? Directory.open(path), to: tree)
             progress?(copier.tally)
+            return copier.hashes
         case .archive(let path):
             var extractor = ArchiveExtractor(progress: progress, archivePath: path)
             try extractor.extract(into: tree)
             progress?(extractor.tally)
+            return extractor.hashes
         case .git(let repo, let ref):
             let tar = try GitExporter(source: repo, ref: ref, scratch: scratch).export()
             var extractor = ArchiveExtractor(progress: progress, archivePath: tar)
             try extractor.extract(into: tree)
             progress?(extractor.tally)
+            return extractor.hashes
         }
     }
 

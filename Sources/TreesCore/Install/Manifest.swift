@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CTreesShim
 
 /// What a tree holds, entry by entry: the content digest over it, and what
 /// `verify` compares (type, content, every mode bit, owner).
@@ -159,31 +160,76 @@ public struct Manifest: Sendable, Equatable {
     }
 
     /// Walks `dir` fd-relatively and builds its manifest. With `seal`, each
-    /// file and directory also loses its write, setuid and setgid bits and is
-    /// fsynced, so that one pass both records and finishes a staged tree (the
-    /// manifest records the sealed modes). Never follows a symlink, never
+    /// file and directory also loses its write, setuid and setgid bits, so
+    /// that one pass both records and finishes a staged tree (the manifest
+    /// records the sealed modes); the caller makes it durable with one
+    /// `syncfs(2)` (`syncTree`), not one fsync per file. `known` holds the
+    /// hashes the copier or extractor computed while writing (path → SHA-256,
+    /// size), so a staged file is not read a second time. Never follows a symlink, never
     /// descends into another filesystem, and never recurses: the walk keeps
     /// one open directory per level, at most `TreeLimits.maxDepth`.
     /// - Throws: `.badInput` (65) when sealing a tree deeper than the limit;
     ///   without `seal` (verify), a deeper directory is recorded as `o`.
     public static func build(of dir: Directory, seal: Bool, progress: ProgressHandler? = nil) throws -> Manifest {
-        var walker = Walker(seal: seal, device: try dir.status().st_dev, progress: progress)
+        try build(of: dir, pass: seal ? .seal : .record, known: [:], progress: progress)
+    }
+
+    static func build(of dir: Directory, pass: Walker.Pass, known: [FileName: FileHash], progress: ProgressHandler?) throws -> Manifest {
+        var walker = Walker(pass: pass, device: try dir.status().st_dev, known: known, progress: progress)
         try walker.walk(dir)
         return Manifest(entries: walker.entries)
     }
+
+    /// The digest a copy of the source directory `dir` would get once
+    /// installed, computed by reading it only: modes as `DirectoryCopier` and
+    /// sealing would leave them. A re-install compares it with the recorded
+    /// digest before writing anything.
+    static func predictedDigest(ofSource dir: Directory, progress: ProgressHandler?) throws -> String {
+        try build(of: dir, pass: .predictCopy, known: [:], progress: progress).digest
+    }
+
+    /// Makes a sealed tree durable: one `syncfs(2)` of its filesystem writes
+    /// back every file, directory and entry in it (and reports a writeback
+    /// error, Linux ≥ 5.8), where one `fsync` per file cost a device flush
+    /// each. The tree's own directory is fsynced too, for kernels whose
+    /// syncfs reports no error.
+    static func syncTree(_ dir: Directory) throws {
+        try syscall("cannot sync the filesystem of", dir.path) { CT_syncfs(dir.fd) }
+        try dir.sync()
+    }
 }
 
-private struct Walker {
-    let seal: Bool
+/// A file's SHA-256 (hex) and size, computed while it was written.
+struct FileHash {
+    let hash: String
+    let size: Int64
+}
+
+extension Manifest {
+}
+
+struct Walker {
+    enum Pass {
+        /// Record the tree as it is (verify).
+        case record
+        /// Record and seal a staged tree (install).
+        case seal
+        /// Record a source directory with the modes a copy would get, sealed.
+        case predictCopy
+    }
+    let pass: Pass
+    var seal: Bool { pass == .seal }
     let device: dev_t
+    let known: [FileName: FileHash]
     let progress: ProgressHandler?
     var entries: [Manifest.Entry] = []
     var tally = Progress(phase: "hashing", files: 0, bytes: 0)
     var buffer = [UInt8](repeating: 0, count: 1 << 18)
 
-    init(seal: Bool, device: dev_t, progress: ProgressHandler?) {
-        self.seal = seal
+    init(pass: Pass, device: dev_t, known: [FileName: FileHash], progress: ProgressHandler?) {
+        self.pass = pass
         self.device = device
+        self.known = known
         self.progress = progress
     }
 
@@ -198,7 +244,17 @@ private struct Walker {
     func sealed(_ mode: mode_t) -> UInt32 { UInt32(mode) & 0o7555 & ~0o6000 }
 
     func entry(_ kind: Character, _ st: stat, size: Int64 = 0, value: [UInt8] = [], path: FileName) -> Manifest.Entry {
-        let mode: UInt32 = kind == "l" || kind == "m" ? 0 : (seal ? sealed(st.st_mode) : UInt32(st.st_mode) & 0o7777)
+        let mode: UInt32
+        switch pass {
+        case _ where kind == "l" || kind == "m": mode = 0
+        case .record: mode = UInt32(st.st_mode) & 0o7777
+        case .seal: mode = sealed(st.st_mode)
+        case .predictCopy:
+            // As DirectoryCopier creates it (no setuid/setgid, no group or
+            // other write; owner rw for files, rwx for directories), then sealed.
+            let copied = st.st_mode & 0o7777 & ~0o6022 | (kind == "d" ? 0o700 : 0o600)
+            mode = sealed(copied)
+        }
         return .init(kind: UInt8(ascii: kind.unicodeScalars.first!), mode: mode, size: size, value: value, path: path,
                      uid: st.st_uid, gid: st.st_gid)
     }
@@ -236,7 +292,7 @@ private struct Walker {
                 let child = try dir.openDirectory(item.name)
                 stack.append(Frame(dir: child, prefix: path, depth: depth, pending: try child.entries()))
             case S_IFREG:
-                let (hash, size) = try hashFile(dir, item.name)
+                let (hash, size) = try hashFile(dir, item.name, path: path)
                 entries.append(entry("f", st, size: size, value: Array(hash.utf8), path: path))
             case S_IFLNK:
                 let target = try dir.readLink(item.name)
@@ -248,7 +304,20 @@ private struct Walker {
         }
     }
 
-    mutating func hashFile(_ dir: Directory, _ name: FileName) throws -> (String, Int64) {
+    mutating func hashFile(_ dir: Directory, _ name: FileName, path relative: FileName) throws -> (String, Int64) {
+        if let k = known[relative] {
+            // Hashed while written into our own staging; only the seal is left.
+            if seal {
+                let st = try dir.status(name)
+                try syscall("cannot make read-only", dir.child(name)) {
+                    name.withCName { fchmodat(dir.fd, $0, mode_t(sealed(st.st_mode)), 0) }
+                }
+            }
+            tally.files += 1
+            tally.bytes += k.size
+            if tally.files % 256 == 0 { progress?(tally) }
+            return (k.hash, k.size)
+        }
         let file = try dir.openFile(name)
         let path = dir.child(name)
         let hasher = SHA256()
@@ -266,7 +335,6 @@ private struct Walker {
             var st = stat()
             try syscall("cannot stat", path) { fstat(file.raw, &st) }
             try syscall("cannot make read-only", path) { fchmod(file.raw, mode_t(sealed(st.st_mode))) }
-            try syscall("cannot sync", path) { fsync(file.raw) }
         }
         tally.files += 1
         if tally.files % 256 == 0 { progress?(tally) }
@@ -276,6 +344,5 @@ private struct Walker {
     func sealDirectory(_ dir: Directory) throws {
         let st = try dir.status()
         try syscall("cannot make read-only", dir.path) { fchmod(dir.fd, mode_t(sealed(st.st_mode))) }
-        try dir.sync()
     }
 }
