@@ -68,6 +68,9 @@ struct ArchiveExtractor {
                     throw bad("hard link \(shown) names itself")
                 }
                 try link(to: target, root: root, as: name, in: parent, member: shown)
+                // The same inode: the same content (a later member of the
+                // target's name replaces the name, never the shared inode).
+                hashes[treePath(components)] = try hashes[treePath(memberComponents(target))]
                 continue
             }
             let type = archive_entry_filetype(entry) & 0o170000
@@ -86,13 +89,18 @@ struct ArchiveExtractor {
                     name.withCName { openat(parent.fd, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
                 }
                 let output = FileDescriptor(outFD)
+                let hasher = SHA256()
+                var size: Int64 = 0
                 while true {
                     let n = buffer.withUnsafeMutableBytes { archive_read_data(archive, $0.baseAddress, $0.count) }
                     if n == 0 { break }
                     if n < 0 { throw bad("damaged archive at \(shown): \(message(archive))") }
+                    buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
                     try writeAll(output.raw, buffer, count: n, path: parent.child(name))
+                    size += Int64(n)
                     tally.bytes += Int64(n)
                 }
+                hashes[treePath(components)] = FileHash(hash: hasher.finish(), size: size)
                 try syscall("cannot set mode of", parent.child(name)) { fchmod(output.raw, perm | 0o600) }
                 tally.files += 1
             case 0o120000:
@@ -115,6 +123,10 @@ struct ArchiveExtractor {
         if archive_read_close(archive) != ARCHIVE_OK {
             throw bad("damaged archive: \(message(archive))")
         }
+    }
+
+    private func treePath(_ components: [FileName]) -> FileName {
+        Array(components.joined(separator: [0x2f]))
     }
 
     private func message(_ archive: OpaquePointer) -> String {
@@ -167,6 +179,8 @@ struct ArchiveExtractor {
 
     /// A later member may replace an earlier file or link, never a directory.
     private func replaceable(_ parent: Directory, _ name: FileName, member: String) throws {
+        // (A replaced name's recorded hash is overwritten by its new member,
+        // or, for a symlink, never read: the walker hashes regular files only.)
         let rc = name.withCName { unlinkat(parent.fd, $0, 0) }
         if rc == 0 { return }
         let err = errno
