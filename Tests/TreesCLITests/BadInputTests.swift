@@ -184,6 +184,33 @@ struct BadInputTests {
         #expect(rawNames(s.root + "/.trees/staging").isEmpty)
     }
 
+    /// A retried install of identical content reads the source and writes
+    /// nothing: on a root with no space left it still succeeds (a copy into
+    /// staging would fail with 75), and changed content is still refused.
+    @Test(.enabled(if: getuid() == 0, "needs root to mount a tmpfs"))
+    func identicalReinstallWritesNothing() throws {
+        let s = try Scratch()
+        try s.write("src/bin/tool", "#!/bin/sh\n", executable: true)
+        try s.write("src/lib/data.txt", String(repeating: "d", count: 100_000))
+        chmod(s.path + "/src/lib", 0o775)
+        symlink("../bin/tool", s.path + "/src/lib/link")
+        mkdir(s.root, 0o755)
+        try #require(try run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "trees-test-full", s.root]).status == 0)
+        defer { unmountAll(under: s.path) }
+        #expect(try s.trees(["install", "app@r1", s.path + "/src"]).status == 0)
+        let filler = s.root + "/filler"
+        _ = try? Data(count: 2 << 20).write(to: URL(fileURLWithPath: filler))
+        var fs = statvfs()
+        statvfs(s.root, &fs)
+        #expect(fs.f_bavail == 0, "the tmpfs should be full")
+        let again = try s.trees(["install", "app@r1", s.path + "/src"])
+        #expect(again.status == 0, "\(again.stderr)")
+        try s.write("src/lib/data.txt", "changed\n")
+        unlink(filler)
+        let conflict = try s.trees(["install", "app@r1", s.path + "/src"])
+        #expect(conflict.status == 65, "\(conflict.stderr)")
+    }
+
     // MARK: git runs nothing from the repository
 
     /// A local repository whose own config defines a smudge filter (and an

@@ -30,6 +30,14 @@ public struct Installer {
             let dir = try Directory.open(path)
             try Source.refuseOverlap(source: dir, root: root.dir, shown: path, rootShown: root.path)
             sourceDir = dir
+            // A retried rollout: when NAME@REV is installed, read the source
+            // once and compare digests before writing anything. A mismatch
+            // goes on to a full install, whose commit judges it (a conflict
+            // is refused there with 65).
+            if let row = try store.tree(ref), [.ready, .condemned].contains(row.state), let digest = row.digest,
+               try Manifest.predictedDigest(ofSource: dir, progress: progress) == digest {
+                return InstallResult(tree: row, path: root.treePath(ref), alreadyInstalled: true)
+            }
         }
         let staging = try root.staging()
         // Cleaning and creating happen under the install lock, so a cleaner
