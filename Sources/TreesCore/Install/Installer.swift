@@ -200,8 +200,11 @@ public struct Installer {
                 try? removeContainer(entry.name, in: staging)
                 continue
             }
+            // What a dead installer left can never stop a new install: a
+            // part that cannot go now (a mount inside, an error) stays for
+            // the next one, and this install goes on in its own container.
             if try lockFile(dir.fd, wait: false, path: dir.path) {
-                try removeContainer(entry.name, in: staging)
+                try? removeContainer(entry.name, in: staging)
             }
         }
     }
