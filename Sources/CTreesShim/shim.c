@@ -88,3 +88,7 @@ int CT_kcmp(pid_t pid1, pid_t pid2, int type, unsigned long idx1, unsigned long 
     return -1;
 #endif
 }
+
+int CT_syncfs(int fd) {
+    return syncfs(fd);
+}

@@ -5,7 +5,7 @@ struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Check that a tree still holds exactly what was installed.",
-        discussion: "Recomputes the content digest. Exits 0 when intact, 65 listing the differing paths when modified.\n\n\(exitStatusHelp)")
+        discussion: "Compares content, file types, every mode bit and owners with what install recorded. Exits 0 when intact, 65 listing each difference (paths escaped, e.g. \\x0a) when modified.\n\n\(exitStatusHelp)")
 
     @OptionGroup var global: GlobalOptions
 

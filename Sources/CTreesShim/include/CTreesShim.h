@@ -26,6 +26,9 @@ int64_t CT_mount_id(int dirfd, const char *path);
 /// copy_file_range(2) with no offsets (both descriptors' positions advance).
 ssize_t CT_copy_file_range(int fd_in, int fd_out, size_t len);
 
+/// syncfs(2): writes back the whole filesystem holding fd (errors since Linux 5.8).
+int CT_syncfs(int fd);
+
 /// getrandom(2) into buf; returns bytes written or -1.
 ssize_t CT_getrandom(void *buf, size_t len);
 

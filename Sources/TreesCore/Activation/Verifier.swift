@@ -12,7 +12,9 @@ public struct Verifier {
         self.store = store
     }
 
-    /// - Returns: the differing paths (empty when intact).
+    /// Compares the tree as it is now (content, file types, every mode bit,
+    /// owners) with the manifest recorded at install.
+    /// - Returns: the differences, one line each, paths escaped (empty when intact).
     public func verify(_ ref: TreeRef, progress: ProgressHandler? = nil) throws -> [String] {
         guard let row = try store.tree(ref), [.ready, .condemned].contains(row.state) else {
             throw TreesError(.notFound, "no tree \(ref)")
@@ -25,8 +27,10 @@ public struct Verifier {
         }
         let tree = try nameDir.openDirectory(ref.rev.value)
         let actual = try Manifest.build(of: tree, seal: false, progress: progress)
-        if actual.digest == row.digest { return [] }
         let differences = expected.differences(to: actual)
-        return differences.isEmpty ? ["digest differs: \(actual.digest)"] : differences
+        if differences.isEmpty && actual.digest != row.digest {
+            return ["digest differs: \(actual.digest)"]
+        }
+        return differences
     }
 }

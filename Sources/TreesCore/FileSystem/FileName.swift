@@ -15,6 +15,18 @@ extension Array where Element == UInt8 {
         }
     }
 
-    /// A printable rendering for messages (invalid UTF-8 is replaced).
-    var display: String { String(decoding: self, as: UTF8.self) }
+    /// A one-line rendering for messages and output: control characters
+    /// and invalid UTF-8 are escaped (`\\x1b`, `\\xff`), so a name can
+    /// neither forge a line nor collapse into another name's rendering.
+    var display: String { escaped(self) }
+
+    /// The bytes of a NUL-terminated C string, exactly (no UTF-8 repair:
+    /// `String(cString:)` would turn invalid bytes into U+FFFD and make two
+    /// different names one).
+    init(cString: UnsafePointer<CChar>) {
+        let length = strlen(cString)
+        self = cString.withMemoryRebound(to: UInt8.self, capacity: length) {
+            [UInt8](UnsafeBufferPointer(start: $0, count: length))
+        }
+    }
 }

@@ -7,10 +7,20 @@ import CTreesShim
 /// `remove_dir_all` after CVE-2022-21658: each child is opened with
 /// `O_NOFOLLOW|O_DIRECTORY`; `ENOTDIR`/`ELOOP` means "not a directory, unlink
 /// it"; `ENOENT` from a concurrent delete counts as done. It never follows a
-/// symlink and never descends into another mount: a mount point is left in
-/// place and reported, so its parent stays behind too.
+/// symlink and never descends into another mount: a mount point (a directory,
+/// or a file bind-mounted over a file, which `unlink` refuses with `EBUSY`)
+/// is left in place and reported, so its parent stays behind too.
+///
+/// The walk is iterative and holds at most `maxOpen` directories open, at
+/// any depth: a directory met deeper than that is first moved up into the
+/// top directory being removed (one `rename(2)` within the doomed tree) and
+/// removed from there later. So a 30,000-deep tree left by a crashed install,
+/// or any tree at `ulimit -n 1024`, is removed without recursion and without
+/// running out of descriptors.
 public struct Remover {
     let device: dev_t
+    /// Directories held open at once.
+    static let maxOpen = 64
     /// Mount points found inside and left alone.
     public private(set) var mountsSkipped: [String] = []
     /// Sizes of the regular files unlinked.
@@ -21,18 +31,81 @@ public struct Remover {
 
     init(device: dev_t) { self.device = device }
 
+    private struct Frame {
+        let dir: Directory
+        let name: FileName
+        var pending: [FileName]
+        var complete = true
+    }
+
+    private enum Opened {
+        case done(Bool)
+        case directory(Directory)
+    }
+
     /// Removes `name` inside `parent` and everything below it.
     /// Returns true when it is gone, false when a mount kept part of it.
     @discardableResult
     mutating func remove(_ name: FileName, in parent: Directory) throws -> Bool {
+        let first = try open(name, in: parent)
+        guard case .directory(let top) = first else {
+            if case .done(let gone) = first { return gone }
+            return true
+        }
+        var stack = [Frame(dir: top, name: name, pending: try top.entries().map(\.name))]
+        var moved = 0
+        while let last = stack.indices.last {
+            guard let child = stack[last].pending.popLast() else {
+                let frame = stack.removeLast()
+                let above = stack.last?.dir ?? parent
+                if frame.complete {
+                    let rc = retryingEINTR { frame.name.withCName { unlinkat(above.fd, $0, AT_REMOVEDIR) } }
+                    if rc != 0 {
+                        let err = errno
+                        if err != ENOENT { throw TreesError.system("cannot remove directory", frame.dir.path, errno: err) }
+                    }
+                } else if stack.isEmpty {
+                    return false
+                } else {
+                    stack[stack.count - 1].complete = false
+                }
+                continue
+            }
+            switch try open(child, in: stack[last].dir) {
+            case .done(let gone):
+                if !gone { stack[last].complete = false }
+            case .directory(let dir):
+                if stack.count < Self.maxOpen {
+                    stack.append(Frame(dir: dir, name: child, pending: try dir.entries().map(\.name)))
+                    continue
+                }
+                // Too deep to hold open: move it up beside the top's other
+                // entries, under a name no entry there has.
+                while true {
+                    let upName = Array(".trees-deep.\(moved)".utf8)
+                    moved += 1
+                    let rc = child.withCName { c in upName.withCName { CT_renameat_noreplace(stack[last].dir.fd, c, top.fd, $0) } }
+                    if rc == 0 { stack[0].pending.append(upName); break }
+                    let err = errno
+                    if err == EEXIST { continue }
+                    if err == ENOENT { break }
+                    throw TreesError.system("cannot move up for deletion", dir.path, errno: err)
+                }
+            }
+        }
+        return true
+    }
+
+    /// Opens `name` as a directory to empty, or deletes it if it is not one.
+    private mutating func open(_ name: FileName, in parent: Directory) throws -> Opened {
         let fd = retryingEINTR {
             name.withCName { openat(parent.fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
         }
         if fd < 0 {
             let err = errno
             switch err {
-            case ENOENT: return true
-            case ENOTDIR, ELOOP: return try unlinkFile(name, in: parent)
+            case ENOENT: return .done(true)
+            case ENOTDIR, ELOOP: return .done(try unlinkFile(name, in: parent))
             default: throw TreesError.system("cannot open for deletion", parent.child(name), errno: err)
             }
         }
@@ -41,23 +114,12 @@ public struct Remover {
         let mountRoot = name.withCName { CT_is_mount_root(parent.fd, $0) } == 1
         if st.st_dev != device || mountRoot {
             mountsSkipped.append(dir.path)
-            return false
+            return .done(false)
         }
         // Owners who are not root need write permission to unlink children
         // of a directory that install made read-only; it is going away anyway.
         _ = fchmod(fd, 0o700)
-        var complete = true
-        for entry in try dir.entries() {
-            if !(try remove(entry.name, in: dir)) { complete = false }
-        }
-        guard complete else { return false }
-        let rc = retryingEINTR { name.withCName { unlinkat(parent.fd, $0, AT_REMOVEDIR) } }
-        if rc != 0 {
-            let err = errno
-            if err == ENOENT { return true }
-            throw TreesError.system("cannot remove directory", dir.path, errno: err)
-        }
-        return true
+        return .directory(dir)
     }
 
     private mutating func unlinkFile(_ name: FileName, in parent: Directory) throws -> Bool {
@@ -67,6 +129,11 @@ public struct Remover {
         if rc != 0 {
             let err = errno
             if err == ENOENT { return true }
+            // A file bind-mounted over this one: a mount point like any other.
+            if err == EBUSY {
+                mountsSkipped.append(parent.child(name))
+                return false
+            }
             throw TreesError.system("cannot remove", parent.child(name), errno: err)
         }
         if haveStat && (st.st_mode & S_IFMT) == S_IFREG && st.st_nlink <= 1 {

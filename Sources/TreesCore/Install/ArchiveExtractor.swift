@@ -12,9 +12,16 @@ import CArchive
 /// - symlink targets must stay inside the tree lexically, with `..` only as
 ///   leading components (so no chain of links can climb out);
 /// - hard links must name an earlier regular file of the archive;
-/// - device nodes, FIFOs and sockets are refused.
+/// - device nodes, FIFOs and sockets are refused;
+/// - names are bytes, taken as the archive holds them (never re-encoded), and
+///   paths beyond `TreeLimits` (depth, name and path length) are refused;
+/// - the whole compressed stream is decoded and its checksums checked
+///   before the first write (`CompressedStreamCheck`), and the tar stream
+///   must end cleanly: a damaged archive installs nothing.
 struct ArchiveExtractor {
     var tally = Progress(phase: "extracting", files: 0, bytes: 0)
+    /// Each extracted file's SHA-256 and size by path inside the tree.
+    var hashes: [FileName: FileHash] = [:]
     let progress: ProgressHandler?
     let archivePath: String
 
@@ -23,6 +30,7 @@ struct ArchiveExtractor {
             throw TreesError(.failure, "cannot allocate an archive reader")
         }
         defer { archive_read_free(archive) }
+        try CompressedStreamCheck(path: archivePath, fail: bad).run()
         archive_read_support_filter_gzip(archive)
         archive_read_support_filter_xz(archive)
         archive_read_support_filter_zstd(archive)
@@ -42,10 +50,12 @@ struct ArchiveExtractor {
             guard rc == ARCHIVE_OK || rc == ARCHIVE_WARN, let entry else {
                 throw bad("damaged archive: \(message(archive))")
             }
+            // The raw form: the `_utf8` and wide forms re-encode, and
+            // String(cString:) would turn invalid bytes into U+FFFD.
             guard let rawPath = archive_entry_pathname(entry) else {
                 throw bad("archive member with an unreadable name")
             }
-            let memberPath = Array(String(cString: rawPath).utf8)
+            let memberPath = FileName(cString: rawPath)
             let shown = memberPath.display
             let components = try memberComponents(memberPath)
             if components.isEmpty { continue }
@@ -53,7 +63,14 @@ struct ArchiveExtractor {
             let name = components.last!
 
             if let rawTarget = archive_entry_hardlink(entry) {
-                try link(to: Array(String(cString: rawTarget).utf8), root: root, as: name, in: parent, member: shown)
+                let target = FileName(cString: rawTarget)
+                if try memberComponents(target, what: "hard link \(shown)") == components {
+                    throw bad("hard link \(shown) names itself")
+                }
+                try link(to: target, root: root, as: name, in: parent, member: shown)
+                // The same inode: the same content (a later member of the
+                // target's name replaces the name, never the shared inode).
+                hashes[treePath(components)] = try hashes[treePath(memberComponents(target))]
                 continue
             }
             let type = archive_entry_filetype(entry) & 0o170000
@@ -72,20 +89,25 @@ struct ArchiveExtractor {
                     name.withCName { openat(parent.fd, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
                 }
                 let output = FileDescriptor(outFD)
+                let hasher = SHA256()
+                var size: Int64 = 0
                 while true {
                     let n = buffer.withUnsafeMutableBytes { archive_read_data(archive, $0.baseAddress, $0.count) }
                     if n == 0 { break }
                     if n < 0 { throw bad("damaged archive at \(shown): \(message(archive))") }
+                    buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
                     try writeAll(output.raw, buffer, count: n, path: parent.child(name))
+                    size += Int64(n)
                     tally.bytes += Int64(n)
                 }
+                hashes[treePath(components)] = FileHash(hash: hasher.finish(), size: size)
                 try syscall("cannot set mode of", parent.child(name)) { fchmod(output.raw, perm | 0o600) }
                 tally.files += 1
             case 0o120000:
                 guard let rawTarget = archive_entry_symlink(entry) else {
                     throw bad("archive symlink \(shown) has no target")
                 }
-                let target = Array(String(cString: rawTarget).utf8)
+                let target = FileName(cString: rawTarget)
                 try checkSymlinkTarget(target, linkComponents: components, member: shown)
                 try replaceable(parent, name, member: shown)
                 try syscall("cannot create symlink", parent.child(name)) {
@@ -97,6 +119,14 @@ struct ArchiveExtractor {
             }
             if tally.files % 256 == 0 { progress?(tally) }
         }
+        // Whatever the tar reader left unread must still decode cleanly.
+        if archive_read_close(archive) != ARCHIVE_OK {
+            throw bad("damaged archive: \(message(archive))")
+        }
+    }
+
+    private func treePath(_ components: [FileName]) -> FileName {
+        Array(components.joined(separator: [0x2f]))
     }
 
     private func message(_ archive: OpaquePointer) -> String {
@@ -104,7 +134,7 @@ struct ArchiveExtractor {
     }
 
     private func bad(_ text: String) -> TreesError {
-        TreesError(.badInput, "\(archivePath): \(text)", hint: "Nothing was installed; fix or rebuild the archive.")
+        TreesError(.badInput, "\(escaped(Array(archivePath.utf8))): \(text)", hint: "Nothing was installed; fix or rebuild the archive.")
     }
 
     /// Splits a member path into components, refusing absolute paths and `..`.
@@ -117,6 +147,7 @@ struct ArchiveExtractor {
             if part == [0x2e, 0x2e] { throw bad("\(subject) climbs out with '..'") }
             out.append(Array(part))
         }
+        if let problem = TreeLimits.problem(with: out) { throw bad("\(subject) \(problem)") }
         return out
     }
 
@@ -148,6 +179,8 @@ struct ArchiveExtractor {
 
     /// A later member may replace an earlier file or link, never a directory.
     private func replaceable(_ parent: Directory, _ name: FileName, member: String) throws {
+        // (A replaced name's recorded hash is overwritten by its new member,
+        // or, for a symlink, never read: the walker hashes regular files only.)
         let rc = name.withCName { unlinkat(parent.fd, $0, 0) }
         if rc == 0 { return }
         let err = errno
@@ -158,6 +191,9 @@ struct ArchiveExtractor {
 
     func checkSymlinkTarget(_ target: FileName, linkComponents: [FileName], member: String) throws {
         if target.isEmpty { throw bad("symlink \(member) has an empty target") }
+        if target.count > TreeLimits.maxPathBytes {
+            throw bad("symlink \(member) has a target of \(target.count) bytes; trees allows at most \(TreeLimits.maxPathBytes)")
+        }
         if target.first == 0x2f {
             throw bad("symlink \(member) points outside the tree (absolute target \(target.display))")
         }

@@ -4,22 +4,63 @@ import Glibc
 import CTreesShim
 
 /// Copies a source directory into staging, fd-relatively on both sides.
+///
+/// The walk is iterative (no recursion, whatever the depth) and refuses a
+/// source beyond `TreeLimits` with exit 65 as soon as it meets the first
+/// entry past a limit, so it keeps at most two directories open per level.
+/// Names are bytes end to end, never re-encoded.
 struct DirectoryCopier {
     var tally = Progress(phase: "copying", files: 0, bytes: 0)
     let progress: ProgressHandler?
+    /// Each copied file's SHA-256 and size by path inside the tree, computed
+    /// from the bytes as they were written (so the seal reads nothing again).
+    var hashes: [FileName: FileHash] = [:]
 
-    mutating func copy(from src: Directory, to dst: Directory) throws {
-        for entry in try src.entries() {
+    private struct Frame {
+        let src: Directory
+        let dst: Directory
+        /// Components and bytes of this directory's path inside the tree.
+        let depth: Int
+        let pathBytes: Int
+        /// This directory's path inside the tree (empty for the top).
+        let prefix: FileName
+        /// The mode to give `dst` once its content is in (nil for the top).
+        let mode: mode_t?
+        var pending: [DirEntry]
+    }
+
+    mutating func copy(from top: Directory, to topDst: Directory) throws {
+        var stack = [Frame(src: top, dst: topDst, depth: 0, pathBytes: 0, prefix: [], mode: nil, pending: try top.entries())]
+        while let last = stack.indices.last {
+            guard let entry = stack[last].pending.popLast() else {
+                let frame = stack.removeLast()
+                if let mode = frame.mode {
+                    try syscall("cannot set mode of", frame.dst.path) { fchmod(frame.dst.fd, mode) }
+                }
+                continue
+            }
+            let src = stack[last].src, dst = stack[last].dst
+            let depth = stack[last].depth + 1
+            let pathBytes = stack[last].pathBytes + (depth > 1 ? 1 : 0) + entry.name.count
+            if depth > TreeLimits.maxDepth || pathBytes > TreeLimits.maxPathBytes || entry.name.count > TreeLimits.maxNameBytes {
+                let why = depth > TreeLimits.maxDepth ? "is \(depth) components deep; trees allows at most \(TreeLimits.maxDepth)"
+                    : "makes a path of \(pathBytes) bytes inside the tree; trees allows at most \(TreeLimits.maxPathBytes)"
+                throw TreesError(.badInput, "source entry \(src.child(entry.name)) \(why)",
+                                 hint: "Nothing was installed; flatten the source.")
+            }
             let st = try src.status(entry.name)
+            let prefix = stack[last].prefix
+            let path = prefix.isEmpty ? entry.name : prefix + [0x2f] + entry.name
             let perm = mode_t(st.st_mode & 0o7777 & ~0o6022)
             switch st.st_mode & S_IFMT {
             case S_IFDIR:
                 try dst.makeDirectory(entry.name, mode: 0o700)
                 let child = try dst.openDirectory(entry.name)
-                try copy(from: try src.openDirectory(entry.name), to: child)
-                try syscall("cannot set mode of", child.path) { fchmod(child.fd, perm | 0o700) }
+                let srcChild = try src.openDirectory(entry.name)
+                stack.append(Frame(src: srcChild, dst: child, depth: depth, pathBytes: pathBytes, prefix: path,
+                                   mode: perm | 0o700, pending: try srcChild.entries()))
             case S_IFREG:
-                try copyFile(entry.name, from: src, to: dst, mode: perm | 0o600)
+                hashes[path] = try copyFile(entry.name, from: src, to: dst, mode: perm | 0o600)
             case S_IFLNK:
                 let target = try src.readLink(entry.name)
                 try syscall("cannot create symlink", dst.child(entry.name)) {
@@ -33,38 +74,34 @@ struct DirectoryCopier {
         }
     }
 
-    private mutating func copyFile(_ name: FileName, from src: Directory, to dst: Directory, mode: mode_t) throws {
+    var buffer = [UInt8](repeating: 0, count: 1 << 18)
+
+    /// Copies one file with a read/write loop that hashes what it writes, so
+    /// each file is read once (copy_file_range would copy in the kernel but
+    /// leave the digest to a second read of every byte).
+    private mutating func copyFile(_ name: FileName, from src: Directory, to dst: Directory, mode: mode_t) throws -> FileHash {
         let input = try src.openFile(name)
-        let outFD = try syscall("cannot create", dst.child(name)) {
+        let path = dst.child(name)
+        let outFD = try syscall("cannot create", path) {
             name.withCName { openat(dst.fd, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode) }
         }
         let output = FileDescriptor(outFD)
-        try copyContents(from: input.raw, to: output.raw, path: dst.child(name))
-        try syscall("cannot set mode of", dst.child(name)) { fchmod(output.raw, mode) }
-        tally.files += 1
-        if tally.files % 256 == 0 { progress?(tally) }
-    }
-
-    /// `copy_file_range(2)` (reflinks or in-kernel copy where possible), with
-    /// a read/write loop where the kernel or filesystem does not support it.
-    private mutating func copyContents(from input: Int32, to output: Int32, path: String) throws {
-        while true {
-            let n = retryingEINTR { CT_copy_file_range(input, output, 1 << 30) }
-            if n > 0 { tally.bytes += Int64(n); continue }
-            if n == 0 { return }
-            let err = errno
-            if err == EXDEV || err == ENOSYS || err == EINVAL || err == EOPNOTSUPP { break }
-            throw TreesError.system("cannot copy into", path, errno: err)
-        }
-        var buffer = [UInt8](repeating: 0, count: 1 << 18)
+        let hasher = SHA256()
+        var size: Int64 = 0
         while true {
             let n = try buffer.withUnsafeMutableBytes { buf in
-                try syscall("cannot read source for", path) { read(input, buf.baseAddress, buf.count) }
+                try syscall("cannot read source for", path) { read(input.raw, buf.baseAddress, buf.count) }
             }
-            if n == 0 { return }
-            try writeAll(output, buffer, count: n, path: path)
+            if n == 0 { break }
+            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            try writeAll(output.raw, buffer, count: n, path: path)
+            size += Int64(n)
             tally.bytes += Int64(n)
         }
+        try syscall("cannot set mode of", path) { fchmod(output.raw, mode) }
+        tally.files += 1
+        if tally.files % 256 == 0 { progress?(tally) }
+        return FileHash(hash: hasher.finish(), size: size)
     }
 }
 

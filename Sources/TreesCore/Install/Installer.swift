@@ -25,11 +25,19 @@ public struct Installer {
     }
 
     public func install(_ ref: TreeRef, from source: Source) throws -> InstallResult {
+        // A directory source is opened once, here: what is checked is what is copied.
+        var sourceDir: Directory?
         if case .directory(let path) = source {
-            // A source that holds the root would copy staging into itself forever.
-            if root.path == path || root.path.hasPrefix(path.hasSuffix("/") ? path : path + "/") {
-                throw TreesError(.badInput, "source \(path) contains the root \(root.path)",
-                                 hint: "Copy from a directory outside the root.")
+            let dir = try Directory.open(path)
+            try Source.refuseOverlap(source: dir, root: root.dir, shown: path, rootShown: root.path)
+            sourceDir = dir
+            // A retried rollout: when NAME@REV is installed, read the source
+            // once and compare digests before writing anything. A mismatch
+            // goes on to a full install, whose commit judges it (a conflict
+            // is refused there with 65).
+            if let row = try store.tree(ref), [.ready, .condemned].contains(row.state), let digest = row.digest,
+               try Manifest.predictedDigest(ofSource: dir, progress: progress) == digest {
+                return InstallResult(tree: row, path: root.treePath(ref), alreadyInstalled: true)
             }
         }
         let staging = try root.staging()
@@ -43,11 +51,13 @@ public struct Installer {
 
         try container.dir.makeDirectory("tree", mode: 0o700)
         let tree = try container.dir.openDirectory("tree")
-        try fill(tree, from: source, scratch: container.dir.path)
+        let known = try fill(tree, from: source, sourceDir: sourceDir, scratch: container.dir.path)
         // The tree's own directory is readable by jobs of every user, as the
         // root of an installed program usually is; seal strips its write bits.
         try syscall("cannot set mode of", tree.path) { fchmod(tree.fd, 0o755) }
-        let manifest = try Manifest.build(of: tree, seal: true, progress: progress)
+        let manifest = try Manifest.build(of: tree, pass: .seal, known: known, progress: progress)
+        // Durable before the rename, in one call for the whole tree.
+        try Manifest.syncTree(tree)
         try syscall("cannot sync", container.dir.path) { fsync(container.dir.fd) }
 
         // One installer at a time from here: the commit phase is short, and
@@ -57,21 +67,26 @@ public struct Installer {
         return try commit(ref, manifest: manifest, container: container.dir)
     }
 
-    private func fill(_ tree: Directory, from source: Source, scratch: String) throws {
+    /// Writes the content into `tree`; returns the hashes computed while
+    /// writing (relative path → SHA-256, size), so sealing reads nothing again.
+    private func fill(_ tree: Directory, from source: Source, sourceDir: Directory?, scratch: String) throws -> [FileName: FileHash] {
         switch source {
         case .directory(let path):
             var copier = DirectoryCopier(progress: progress)
-            try copier.copy(from: try Directory.open(path), to: tree)
+            try copier.copy(from: try sourceDir ?? Directory.open(path), to: tree)
             progress?(copier.tally)
+            return copier.hashes
         case .archive(let path):
             var extractor = ArchiveExtractor(progress: progress, archivePath: path)
             try extractor.extract(into: tree)
             progress?(extractor.tally)
+            return extractor.hashes
         case .git(let repo, let ref):
             let tar = try GitExporter(source: repo, ref: ref, scratch: scratch).export()
             var extractor = ArchiveExtractor(progress: progress, archivePath: tar)
             try extractor.extract(into: tree)
             progress?(extractor.tally)
+            return extractor.hashes
         }
     }
 
@@ -234,8 +249,11 @@ public struct Installer {
                 try? removeContainer(entry.name, in: staging)
                 continue
             }
+            // What a dead installer left can never stop a new install: a
+            // part that cannot go now (a mount inside, an error) stays for
+            // the next one, and this install goes on in its own container.
             if try lockFile(dir.fd, waitingUpTo: nil, path: dir.path) {
-                try removeContainer(entry.name, in: staging)
+                try? removeContainer(entry.name, in: staging)
             }
         }
     }

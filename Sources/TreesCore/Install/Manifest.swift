@@ -1,138 +1,323 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CTreesShim
 
-/// What a tree holds, entry by entry, and the content digest over it.
+/// What a tree holds, entry by entry: the content digest over it, and what
+/// `verify` compares (type, content, every mode bit, owner).
 ///
-/// Each entry is encoded as five NUL-terminated fields — kind, mode, size,
-/// value (a file's SHA-256 or a symlink's target), relative path — in
-/// byte order of path; the digest is the SHA-256 of that encoding. Only the
-/// read and execute bits of a mode count, since trees strip write bits.
+/// Format 2 (written since trees recorded modes and owners) starts with
+/// `trees-manifest\0002\0` and encodes each entry as seven NUL-terminated
+/// fields — kind, mode (octal, all of 07777), uid, gid, size, value (a
+/// file's SHA-256 or a symlink's target), relative path — in byte order of
+/// path, with the tree's own directory as path `.`. Format 1 (older trees)
+/// has no header and five fields: kind, mode (read and execute bits only),
+/// size, value, path; it is still read.
+///
+/// The digest is the same for both: the SHA-256 of the format-1 encoding of
+/// every entry but `.`. It names content (what a re-install must match), so
+/// it leaves out owners and write bits, which depend on who installs and
+/// which trees strip anyway.
 public struct Manifest: Sendable, Equatable {
     public struct Entry: Sendable, Equatable {
         /// `d` directory, `f` regular file, `l` symlink, `o` other (never
         /// installed, but reported by verify), `m` a mount point not crossed.
         public var kind: UInt8
+        /// All of 07777 in format 2; only the 0555 bits in format 1.
         public var mode: UInt32
         public var size: Int64
         public var value: [UInt8]
         public var path: FileName
+        /// Owner, recorded from format 2 on (nil in format 1).
+        public var uid: UInt32?
+        public var gid: UInt32?
+
+        public init(kind: UInt8, mode: UInt32, size: Int64, value: [UInt8], path: FileName, uid: UInt32? = nil, gid: UInt32? = nil) {
+            self.kind = kind
+            self.mode = mode
+            self.size = size
+            self.value = value
+            self.path = path
+            self.uid = uid
+            self.gid = gid
+        }
     }
+
+    public static let currentFormat = 2
+    static let header: [UInt8] = Array("trees-manifest".utf8) + [0] + Array("2".utf8) + [0]
+    static let rootPath: FileName = [0x2e]
 
     public private(set) var entries: [Entry]
+    public let format: Int
 
-    public init(entries: [Entry]) {
+    public init(entries: [Entry], format: Int = Manifest.currentFormat) {
         self.entries = entries.sorted { $0.path.lexicographicallyPrecedes($1.path) }
+        self.format = format
     }
 
-    public var files: Int64 { Int64(entries.filter { $0.kind != UInt8(ascii: "d") }.count) }
+    private var contentEntries: [Entry] { entries.filter { $0.path != Self.rootPath } }
+
+    public var files: Int64 { Int64(contentEntries.filter { $0.kind != UInt8(ascii: "d") }.count) }
     public var bytes: Int64 { entries.reduce(0) { $0 + ($1.kind == UInt8(ascii: "f") ? $1.size : 0) } }
 
     public var encoded: [UInt8] {
-        var out: [UInt8] = []
-        for e in entries {
-            out.append(e.kind); out.append(0)
-            out += Array(String(e.mode, radix: 8).utf8); out.append(0)
-            out += Array(String(e.size).utf8); out.append(0)
-            out += e.value; out.append(0)
-            out += e.path; out.append(0)
+        var out: [UInt8] = format >= 2 ? Self.header : []
+        for e in format >= 2 ? entries : contentEntries {
+            var fields: [[UInt8]] = [[e.kind], Array(String(e.mode, radix: 8).utf8)]
+            if format >= 2 { fields += [Array(String(e.uid ?? 0).utf8), Array(String(e.gid ?? 0).utf8)] }
+            fields += [Array(String(e.size).utf8), e.value, e.path]
+            for f in fields { out += f; out.append(0) }
         }
         return out
     }
 
-    public var digest: String { "sha256:" + SHA256.hash(encoded) }
-
-    public static func decode(_ bytes: [UInt8]) -> Manifest? {
-        let fields = bytes.split(separator: 0, omittingEmptySubsequences: false)
-        // A trailing NUL leaves one empty field at the end.
-        guard fields.count % 5 == 1, fields.last?.isEmpty == true else { return nil }
-        var entries: [Entry] = []
-        var i = 0
-        while i + 5 <= fields.count {
-            guard fields[i].count == 1,
-                  let mode = UInt32(String(decoding: fields[i + 1], as: UTF8.self), radix: 8),
-                  let size = Int64(String(decoding: fields[i + 2], as: UTF8.self)) else { return nil }
-            entries.append(Entry(kind: fields[i].first!, mode: mode, size: size,
-                                 value: Array(fields[i + 3]), path: Array(fields[i + 4])))
-            i += 5
+    public var digest: String {
+        var out: [UInt8] = []
+        for e in contentEntries {
+            out.append(e.kind); out.append(0)
+            out += Array(String(e.mode & 0o555, radix: 8).utf8); out.append(0)
+            out += Array(String(e.size).utf8); out.append(0)
+            out += e.value; out.append(0)
+            out += e.path; out.append(0)
         }
-        return Manifest(entries: entries)
+        return "sha256:" + SHA256.hash(out)
     }
 
-    /// Paths that differ between `self` (expected) and `actual`, each with a reason.
+    public static func decode(_ bytes: [UInt8]) -> Manifest? {
+        let format2 = bytes.starts(with: header)
+        let body = format2 ? Array(bytes[header.count...]) : bytes
+        let width = format2 ? 7 : 5
+        let fields = body.split(separator: 0, omittingEmptySubsequences: false)
+        // A trailing NUL leaves one empty field at the end.
+        guard fields.count % width == 1, fields.last?.isEmpty == true else { return nil }
+        func number<T: FixedWidthInteger>(_ f: ArraySlice<UInt8>, radix: Int = 10) -> T? {
+            T(String(decoding: f, as: UTF8.self), radix: radix)
+        }
+        var entries: [Entry] = []
+        var i = 0
+        while i + width <= fields.count {
+            let f = Array(fields[i..<(i + width)])
+            guard f[0].count == 1, let kind = f[0].first, let mode: UInt32 = number(f[1], radix: 8) else { return nil }
+            if format2 {
+                guard let uid: UInt32 = number(f[2]), let gid: UInt32 = number(f[3]), let size: Int64 = number(f[4]) else { return nil }
+                entries.append(Entry(kind: kind, mode: mode, size: size, value: Array(f[5]), path: Array(f[6]), uid: uid, gid: gid))
+            } else {
+                guard let size: Int64 = number(f[2]) else { return nil }
+                entries.append(Entry(kind: kind, mode: mode, size: size, value: Array(f[3]), path: Array(f[4])))
+            }
+            i += width
+        }
+        return Manifest(entries: entries, format: format2 ? 2 : 1)
+    }
+
+    /// Paths that differ between `self` (expected) and `actual`, each with a
+    /// reason, paths escaped for one line each (`escaped`). `actual` is a
+    /// format-2 manifest of the tree as it is now. Against a format-1 record,
+    /// whose modes hold only read and execute bits, any write, setuid or
+    /// setgid bit is a change too (install never leaves one), and owners
+    /// are not compared.
     public func differences(to actual: Manifest) -> [String] {
         var expected: [FileName: Entry] = [:]
         for e in entries { expected[e.path] = e }
+        if format < 2 && expected[Self.rootPath] == nil {
+            expected[Self.rootPath] = Entry(kind: UInt8(ascii: "d"), mode: 0o555, size: 0, value: [], path: Self.rootPath)
+        }
         var out: [String] = []
         var seen = Set<FileName>()
         for a in actual.entries {
             seen.insert(a.path)
-            guard let e = expected[a.path] else { out.append("added: \(a.path.display)"); continue }
-            if e.kind != a.kind { out.append("type changed: \(a.path.display)") }
-            else if e.value != a.value || e.size != a.size { out.append("modified: \(a.path.display)") }
-            else if e.mode != a.mode { out.append("mode changed: \(a.path.display)") }
+            let shown = a.path.display
+            guard let e = expected[a.path] else { out.append("added: \(shown)"); continue }
+            if e.kind != a.kind {
+                out.append("type changed: \(shown) \(Self.kindName(e.kind)) -> \(Self.kindName(a.kind))")
+                continue
+            }
+            if e.value != a.value || e.size != a.size { out.append("modified: \(shown)") }
+            if e.kind == UInt8(ascii: "l") { continue }  // a symlink's own mode means nothing on Linux
+            let modeChanged = format >= 2 ? e.mode != a.mode : (a.mode & 0o555 != e.mode || a.mode & 0o6222 != 0)
+            if modeChanged { out.append("mode changed: \(shown) \(Self.octal(e.mode)) -> \(Self.octal(a.mode))") }
+            if format >= 2, let eu = e.uid, let eg = e.gid, eu != a.uid || eg != a.gid {
+                out.append("owner changed: \(shown) \(eu):\(eg) -> \(a.uid.map(String.init) ?? "?"):\(a.gid.map(String.init) ?? "?")")
+            }
         }
         for e in entries where !seen.contains(e.path) { out.append("removed: \(e.path.display)") }
         return out
     }
 
-    /// Walks `dir` fd-relatively and builds its manifest. With `seal`, each
-    /// file and directory also loses its write bits and is fsynced, so that
-    /// one pass both records and finishes a staged tree. Never follows a
-    /// symlink and never descends into another filesystem.
-    public static func build(of dir: Directory, seal: Bool, progress: ProgressHandler? = nil) throws -> Manifest {
-        var walker = Walker(seal: seal, device: try dir.status().st_dev, progress: progress)
-        try walker.walk(dir, prefix: [])
-        if seal {
-            try walker.sealDirectory(dir)
+    static func octal(_ mode: UInt32) -> String {
+        let digits = String(mode & 0o7777, radix: 8)
+        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+    }
+
+    static func kindName(_ kind: UInt8) -> String {
+        switch kind {
+        case UInt8(ascii: "d"): return "directory"
+        case UInt8(ascii: "f"): return "file"
+        case UInt8(ascii: "l"): return "symlink"
+        case UInt8(ascii: "m"): return "mount point"
+        default: return "special file"
         }
+    }
+
+    /// Walks `dir` fd-relatively and builds its manifest. With `seal`, each
+    /// file and directory also loses its write, setuid and setgid bits, so
+    /// that one pass both records and finishes a staged tree (the manifest
+    /// records the sealed modes); the caller makes it durable with one
+    /// `syncfs(2)` (`syncTree`), not one fsync per file. `known` holds the
+    /// hashes the copier or extractor computed while writing (path → SHA-256,
+    /// size), so a staged file is not read a second time. Never follows a symlink, never
+    /// descends into another filesystem, and never recurses: the walk keeps
+    /// one open directory per level, at most `TreeLimits.maxDepth`.
+    /// - Throws: `.badInput` (65) when sealing a tree deeper than the limit;
+    ///   without `seal` (verify), a deeper directory is recorded as `o`.
+    public static func build(of dir: Directory, seal: Bool, progress: ProgressHandler? = nil) throws -> Manifest {
+        try build(of: dir, pass: seal ? .seal : .record, known: [:], progress: progress)
+    }
+
+    static func build(of dir: Directory, pass: Walker.Pass, known: [FileName: FileHash], progress: ProgressHandler?) throws -> Manifest {
+        var walker = Walker(pass: pass, device: try dir.status().st_dev, known: known, progress: progress)
+        try walker.walk(dir)
         return Manifest(entries: walker.entries)
+    }
+
+    /// The digest a copy of the source directory `dir` would get once
+    /// installed, computed by reading it only: modes as `DirectoryCopier` and
+    /// sealing would leave them. A re-install compares it with the recorded
+    /// digest before writing anything.
+    static func predictedDigest(ofSource dir: Directory, progress: ProgressHandler?) throws -> String {
+        try build(of: dir, pass: .predictCopy, known: [:], progress: progress).digest
+    }
+
+    /// Makes a sealed tree durable: one `syncfs(2)` of its filesystem writes
+    /// back every file, directory and entry in it (and reports a writeback
+    /// error, Linux ≥ 5.8), where one `fsync` per file cost a device flush
+    /// each. The tree's own directory is fsynced too, for kernels whose
+    /// syncfs reports no error.
+    static func syncTree(_ dir: Directory) throws {
+        try syscall("cannot sync the filesystem of", dir.path) { CT_syncfs(dir.fd) }
+        try dir.sync()
     }
 }
 
-private struct Walker {
-    let seal: Bool
+/// A file's SHA-256 (hex) and size, computed while it was written.
+struct FileHash {
+    let hash: String
+    let size: Int64
+}
+
+extension Manifest {
+}
+
+struct Walker {
+    enum Pass {
+        /// Record the tree as it is (verify).
+        case record
+        /// Record and seal a staged tree (install).
+        case seal
+        /// Record a source directory with the modes a copy would get, sealed.
+        case predictCopy
+    }
+    let pass: Pass
+    var seal: Bool { pass == .seal }
     let device: dev_t
+    let known: [FileName: FileHash]
     let progress: ProgressHandler?
     var entries: [Manifest.Entry] = []
     var tally = Progress(phase: "hashing", files: 0, bytes: 0)
     var buffer = [UInt8](repeating: 0, count: 1 << 18)
 
-    init(seal: Bool, device: dev_t, progress: ProgressHandler?) {
-        self.seal = seal
+    init(pass: Pass, device: dev_t, known: [FileName: FileHash], progress: ProgressHandler?) {
+        self.pass = pass
         self.device = device
+        self.known = known
         self.progress = progress
     }
 
-    mutating func walk(_ dir: Directory, prefix: FileName) throws {
-        for entry in try dir.entries() {
-            let path = prefix.isEmpty ? entry.name : prefix + [0x2f] + entry.name
-            let st = try dir.status(entry.name)
-            let perm = UInt32(st.st_mode) & 0o555
+    struct Frame {
+        let dir: Directory
+        let prefix: FileName
+        let depth: Int
+        var pending: [DirEntry]
+    }
+
+    /// The mode a sealed entry keeps: no write, setuid or setgid bits.
+    func sealed(_ mode: mode_t) -> UInt32 { UInt32(mode) & 0o7555 & ~0o6000 }
+
+    func entry(_ kind: Character, _ st: stat, size: Int64 = 0, value: [UInt8] = [], path: FileName) -> Manifest.Entry {
+        let mode: UInt32
+        switch pass {
+        case _ where kind == "l" || kind == "m": mode = 0
+        case .record: mode = UInt32(st.st_mode) & 0o7777
+        case .seal: mode = sealed(st.st_mode)
+        case .predictCopy:
+            // As DirectoryCopier creates it (no setuid/setgid, no group or
+            // other write; owner rw for files, rwx for directories), then sealed.
+            let copied = st.st_mode & 0o7777 & ~0o6022 | (kind == "d" ? 0o700 : 0o600)
+            mode = sealed(copied)
+        }
+        return .init(kind: UInt8(ascii: kind.unicodeScalars.first!), mode: mode, size: size, value: value, path: path,
+                     uid: st.st_uid, gid: st.st_gid)
+    }
+
+    mutating func walk(_ top: Directory) throws {
+        entries.append(entry("d", try top.status(), path: Manifest.rootPath))
+        var stack = [Frame(dir: top, prefix: [], depth: 0, pending: try top.entries())]
+        while let last = stack.indices.last {
+            guard let item = stack[last].pending.popLast() else {
+                let frame = stack.removeLast()
+                if seal { try sealDirectory(frame.dir) }
+                continue
+            }
+            let dir = stack[last].dir
+            let prefix = stack[last].prefix
+            let path = prefix.isEmpty ? item.name : prefix + [0x2f] + item.name
+            let st = try dir.status(item.name)
             switch st.st_mode & S_IFMT {
             case S_IFDIR:
                 if st.st_dev != device {
-                    entries.append(.init(kind: UInt8(ascii: "m"), mode: 0, size: 0, value: [], path: path))
+                    entries.append(entry("m", st, path: path))
                     continue
                 }
-                entries.append(.init(kind: UInt8(ascii: "d"), mode: perm, size: 0, value: [], path: path))
-                let child = try dir.openDirectory(entry.name)
-                try walk(child, prefix: path)
-                if seal { try sealDirectory(child) }
+                let depth = stack[last].depth + 1
+                if depth > TreeLimits.maxDepth {
+                    // A directory here could only hold entries past the limit.
+                    if seal {
+                        throw TreesError(.badInput, "\(dir.child(item.name)) is \(depth) directories deep; trees allows at most \(TreeLimits.maxDepth) path components",
+                                         hint: "Nothing was installed; flatten the source.")
+                    }
+                    entries.append(entry("o", st, path: path))
+                    continue
+                }
+                entries.append(entry("d", st, path: path))
+                let child = try dir.openDirectory(item.name)
+                stack.append(Frame(dir: child, prefix: path, depth: depth, pending: try child.entries()))
             case S_IFREG:
-                let (hash, size) = try hashFile(dir, entry.name)
-                entries.append(.init(kind: UInt8(ascii: "f"), mode: perm, size: size, value: Array(hash.utf8), path: path))
+                let (hash, size) = try hashFile(dir, item.name, path: path)
+                entries.append(entry("f", st, size: size, value: Array(hash.utf8), path: path))
             case S_IFLNK:
-                let target = try dir.readLink(entry.name)
-                entries.append(.init(kind: UInt8(ascii: "l"), mode: 0, size: Int64(target.count), value: target, path: path))
+                let target = try dir.readLink(item.name)
+                entries.append(entry("l", st, size: Int64(target.count), value: target, path: path))
                 tally.files += 1
             default:
-                entries.append(.init(kind: UInt8(ascii: "o"), mode: perm, size: 0, value: [], path: path))
+                entries.append(entry("o", st, path: path))
             }
         }
     }
 
-    mutating func hashFile(_ dir: Directory, _ name: FileName) throws -> (String, Int64) {
+    mutating func hashFile(_ dir: Directory, _ name: FileName, path relative: FileName) throws -> (String, Int64) {
+        if let k = known[relative] {
+            // Hashed while written into our own staging; only the seal is left.
+            if seal {
+                let st = try dir.status(name)
+                try syscall("cannot make read-only", dir.child(name)) {
+                    name.withCName { fchmodat(dir.fd, $0, mode_t(sealed(st.st_mode)), 0) }
+                }
+            }
+            tally.files += 1
+            tally.bytes += k.size
+            if tally.files % 256 == 0 { progress?(tally) }
+            return (k.hash, k.size)
+        }
         let file = try dir.openFile(name)
         let path = dir.child(name)
         let hasher = SHA256()
@@ -149,8 +334,7 @@ private struct Walker {
         if seal {
             var st = stat()
             try syscall("cannot stat", path) { fstat(file.raw, &st) }
-            try syscall("cannot make read-only", path) { fchmod(file.raw, st.st_mode & 0o7555 & ~0o6000) }
-            try syscall("cannot sync", path) { fsync(file.raw) }
+            try syscall("cannot make read-only", path) { fchmod(file.raw, mode_t(sealed(st.st_mode))) }
         }
         tally.files += 1
         if tally.files % 256 == 0 { progress?(tally) }
@@ -159,7 +343,6 @@ private struct Walker {
 
     func sealDirectory(_ dir: Directory) throws {
         let st = try dir.status()
-        try syscall("cannot make read-only", dir.path) { fchmod(dir.fd, st.st_mode & 0o7555 & ~0o6000) }
-        try dir.sync()
+        try syscall("cannot make read-only", dir.path) { fchmod(dir.fd, mode_t(sealed(st.st_mode))) }
     }
 }

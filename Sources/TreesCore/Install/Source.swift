@@ -69,3 +69,50 @@ public enum Source: Sendable, Equatable {
         }
     }
 }
+
+extension Source {
+    /// Refuses a directory source that is the root, lies anywhere inside it
+    /// (`ROOT/.trees`, staging, a tree) or holds it, judged by device and
+    /// inode of the directories themselves and all their parents, so no
+    /// spelling (a symlink, a bind mount of the root, `..`) gets around it.
+    /// Copying such a source would copy staging into itself, or a tree
+    /// into its own next revision while it is being written.
+    /// - Throws: `.badInput` (65).
+    static func refuseOverlap(source: Directory, root: Directory, shown: String, rootShown: String) throws {
+        let sourceUp = try identities(upFrom: source)
+        let rootUp = try identities(upFrom: root)
+        if let sourceID = sourceUp.first, rootUp.contains(sourceID) {
+            throw TreesError(.badInput, "source \(quoted(shown)) is or contains the root \(rootShown)",
+                             hint: "Copy from a directory outside the root.")
+        }
+        if let rootID = rootUp.first, sourceUp.contains(rootID) {
+            throw TreesError(.badInput, "source \(quoted(shown)) is inside the root \(rootShown)",
+                             hint: "Install from a directory outside the root; to reuse an installed tree, install its source again.")
+        }
+    }
+
+    struct FileID: Equatable {
+        let device: dev_t
+        let inode: ino_t
+    }
+
+    /// The identities of `dir` and each parent up to `/` (through `..` by
+    /// descriptor; iterative, one directory open at a time).
+    static func identities(upFrom dir: Directory) throws -> [FileID] {
+        var st = try dir.status()
+        var out = [FileID(device: st.st_dev, inode: st.st_ino)]
+        var fd = try syscall("cannot open", dir.path + "/..") { openat(dir.fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        defer { close(fd) }
+        // PATH_MAX bounds how deep a directory reached by path can be.
+        for _ in 0..<Int(PATH_MAX) {
+            try syscall("cannot stat a parent of", dir.path) { fstat(fd, &st) }
+            let id = FileID(device: st.st_dev, inode: st.st_ino)
+            if id == out.last { break }  // `/` is its own parent
+            out.append(id)
+            let up = try syscall("cannot open a parent of", dir.path) { openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+            close(fd)
+            fd = up
+        }
+        return out
+    }
+}

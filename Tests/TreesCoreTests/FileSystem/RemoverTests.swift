@@ -1,0 +1,56 @@
+import Foundation
+import Testing
+@testable import TreesCore
+
+/// Makes `depth` nested directories `d` under `path` (fd-relative, iterative,
+/// so the test itself neither recurses nor hits PATH_MAX).
+func makeDeepChain(_ path: String, depth: Int, leaf: String? = nil) {
+    var fd = open(path, O_RDONLY | O_DIRECTORY)
+    precondition(fd >= 0)
+    for _ in 0..<depth {
+        mkdirat(fd, "d", 0o755)
+        let next = openat(fd, "d", O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
+        precondition(next >= 0, "cannot build the deep chain: \(errno)")
+        close(fd)
+        fd = next
+    }
+    if let leaf { close(openat(fd, leaf, O_WRONLY | O_CREAT, 0o644)) }
+    close(fd)
+}
+
+@Suite("remover")
+struct RemoverTests {
+    /// 30,000 levels: a recursive remover (one stack frame and one open
+    /// descriptor per level) crashed or hit EMFILE here.
+    @Test func removesATreeFarDeeperThanItHoldsOpen() throws {
+        let t = try TempDir()
+        mkdir(t.path + "/doomed", 0o755)
+        makeDeepChain(t.path + "/doomed", depth: 30_000, leaf: "leaf.txt")
+        let parent = try Directory.open(t.path)
+        var remover = Remover(device: try parent.status().st_dev)
+        #expect(try remover.remove(Array("doomed".utf8), in: parent))
+        #expect(access(t.path + "/doomed", F_OK) != 0)
+        #expect(remover.mountsSkipped.isEmpty)
+    }
+
+    /// A file bind-mounted over a file cannot be unlinked (EBUSY): it is a
+    /// mount point, left in place and reported, never an error.
+    @Test(.enabled(if: getuid() == 0, "needs root to bind-mount"))
+    func fileBindMountIsLeftAndReported() throws {
+        let t = try TempDir()
+        try t.write("doomed/sub/mounted.txt", "under\n")
+        try t.write("doomed/other.txt", "other\n")
+        try t.write("outside.txt", "outside\n")
+        let target = t.path + "/doomed/sub/mounted.txt"
+        let mounted = mount(t.path + "/outside.txt", target, "", UInt(MS_BIND), nil) == 0
+        try #require(mounted, "bind mount failed: \(errno)")
+        defer { umount2(target, Int32(MNT_DETACH)) }
+        let parent = try Directory.open(t.path)
+        var remover = Remover(device: try parent.status().st_dev)
+        #expect(try remover.remove(Array("doomed".utf8), in: parent) == false)
+        #expect(remover.mountsSkipped == [target])
+        #expect(access(t.path + "/doomed/other.txt", F_OK) != 0)
+        #expect(access(t.path + "/outside.txt", F_OK) == 0)
+        #expect(access(target, F_OK) == 0)
+    }
+}
