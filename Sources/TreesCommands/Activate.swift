@@ -3,6 +3,7 @@ import TreesCore
 
 struct Activate: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "activate",
         abstract: "Make an installed revision current.",
         discussion: "Points ROOT/NAME/current at REV with one rename(2) of a fresh relative symlink.\n\n\(exitStatusHelp)")
 

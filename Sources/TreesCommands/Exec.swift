@@ -6,6 +6,7 @@ import Glibc
 
 struct Exec: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "exec",
         abstract: "Run a job from a tree, holding a lease on it for the job's whole life.",
         discussion: """
             Resolves NAME's current revision once (or uses REV), takes a lease for its own \

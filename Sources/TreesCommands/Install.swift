@@ -3,6 +3,7 @@ import TreesCore
 
 struct Install: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "install",
         abstract: "Install a revision from a directory, an archive or a git repository.",
         discussion: """
             SOURCE is a directory (copied; symlinks stay symlinks), an archive ending in \

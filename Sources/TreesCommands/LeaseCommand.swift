@@ -12,6 +12,7 @@ struct LeaseCommand: ParsableCommand {
 
     struct Acquire: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "acquire",
             abstract: "Take a lease on a tree for a process and print its id.",
             discussion: "Exit status: 66 no such tree or process; 75 tree not ready.")
 
@@ -33,6 +34,7 @@ struct LeaseCommand: ParsableCommand {
 
     struct Release: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "release",
             abstract: "Release a lease.", discussion: "Exit status: 66 no such lease.")
 
         @OptionGroup var global: GlobalOptions

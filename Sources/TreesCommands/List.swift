@@ -3,6 +3,7 @@ import TreesCore
 
 struct List: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "list",
         abstract: "List installed trees.",
         discussion: "\(exitStatusHelp)")
 

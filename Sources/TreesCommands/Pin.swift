@@ -2,7 +2,7 @@ import ArgumentParser
 import TreesCore
 
 struct Pin: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Never collect this tree (until unpinned).", discussion: "Exit status: 66 no such tree.")
+    static let configuration = CommandConfiguration(commandName: "pin", abstract: "Never collect this tree (until unpinned).", discussion: "Exit status: 66 no such tree.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: ArgumentHelp("The tree to pin.", valueName: "NAME@REV")) var tree: String
 
@@ -10,7 +10,7 @@ struct Pin: ParsableCommand {
 }
 
 struct Unpin: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Let gc collect this tree again.", discussion: "Exit status: 66 no such tree.")
+    static let configuration = CommandConfiguration(commandName: "unpin", abstract: "Let gc collect this tree again.", discussion: "Exit status: 66 no such tree.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: ArgumentHelp("The tree to unpin.", valueName: "NAME@REV")) var tree: String
 

@@ -3,6 +3,7 @@ import TreesCore
 
 struct Ps: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "ps",
         abstract: "Show every process running from a tree, and why.",
         discussion: """
             Evidence kinds: lease, exe, cwd, root, fd, maps, environ, cmdline, cgroup. \

@@ -3,6 +3,7 @@ import TreesCore
 
 struct Remove: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "remove",
         abstract: "Delete one tree now, by the same protocol as gc.",
         discussion: """
             Refuses with exit 75 and the list of users when the tree is in use, current or \

@@ -3,6 +3,7 @@ import TreesCore
 
 struct Rollback: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "rollback",
         abstract: "Make the revision that was current before the present one current again.",
         discussion: "Exits 66 when there is no previous revision, or it is no longer installed.\n\n\(exitStatusHelp)")
 

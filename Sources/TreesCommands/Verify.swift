@@ -3,6 +3,7 @@ import TreesCore
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "verify",
         abstract: "Check that a tree still holds exactly what was installed.",
         discussion: "Recomputes the content digest. Exits 0 when intact, 65 listing the differing paths when modified.\n\n\(exitStatusHelp)")
 

@@ -3,6 +3,7 @@ import TreesCore
 
 struct Wait: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "wait",
         abstract: "Wait until nothing runs from a tree.",
         discussion: """
             Returns 0 once no live lease and no /proc evidence remain. DURATION is 90, 30s, \

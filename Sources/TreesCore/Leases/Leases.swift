@@ -27,7 +27,8 @@ public struct Leases {
         }
         let bootID = try probe.bootID()
         let inode = probe.pidfdInode(of: pid)
-        return try store.write {
+        // Not durable at once: a lease from before a machine crash is dead by boot id.
+        return try store.write(durable: false) {
             let ref = try Leases.resolve(selector, root: root)
             guard let row = try store.tree(ref), row.state != .deleted, row.state != .installing else {
                 throw TreesError(.notFound, "no tree \(ref)")
