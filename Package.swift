@@ -41,9 +41,13 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "trees", dependencies: ["TreesCommands"], swiftSettings: strict),
+        // The benchmark (contrib/bench/README.md): `swift run -c release trees-bench`.
+        // It times the trees binary as a process and links none of it.
+        .executableTarget(
+            name: "trees-bench", path: "contrib/bench/Sources/trees-bench", swiftSettings: strict),
         .testTarget(
             name: "TreesCoreTests", dependencies: ["TreesCore"], swiftSettings: strict),
         .testTarget(
-            name: "TreesCLITests", dependencies: ["TreesCore", "trees"], swiftSettings: strict),
+            name: "TreesCLITests", dependencies: ["TreesCore", "trees", "trees-bench"], swiftSettings: strict),
     ]
 )
