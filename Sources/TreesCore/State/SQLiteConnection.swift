@@ -13,6 +13,7 @@ import Glibc
 public final class SQLiteConnection {
     let db: OpaquePointer
     public let path: String
+    let busyTimeoutMilliseconds: Int32
 
     /// Opens `path`; creates it only when `create` is true.
     public init(path: String, create: Bool, readOnly: Bool = false, busyTimeoutMilliseconds: Int32 = 30_000) throws {
@@ -28,6 +29,7 @@ public final class SQLiteConnection {
         }
         db = handle
         self.path = path
+        self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
         sqlite3_extended_result_codes(db, 1)
         sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
         if !readOnly {
@@ -53,11 +55,15 @@ public final class SQLiteConnection {
 
     /// `PRAGMA wal_checkpoint(TRUNCATE)`: copies every committed page into
     /// the database and truncates the WAL to zero bytes. Returns false when
-    /// a reader kept it from completing (it is then retried later).
+    /// a reader or writer kept it from completing (it is then retried later).
+    /// - Parameter wait: false gives up at once instead of waiting up to the
+    ///   busy timeout, for a process (exec) that must not wait on gc.
     @discardableResult
-    public func checkpoint() throws -> Bool {
+    public func checkpoint(wait: Bool = true) throws -> Bool {
         var logFrames: Int32 = 0
         var checkpointed: Int32 = 0
+        if !wait { sqlite3_busy_timeout(db, 0) }
+        defer { if !wait { sqlite3_busy_timeout(db, busyTimeoutMilliseconds) } }
         let rc = sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_TRUNCATE, &logFrames, &checkpointed)
         if rc == SQLITE_BUSY || rc == SQLITE_LOCKED { return false }
         if rc != SQLITE_OK { throw error(rc) }

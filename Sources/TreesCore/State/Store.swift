@@ -127,8 +127,10 @@ public final class Store {
         try guarded { _ = try db.checkpoint() }
     }
 
+    /// Without waiting: a busy database (gc mid-transaction) leaves the
+    /// checkpoint to the next process that closes, and exec never stalls on it.
     deinit {
-        if wrote && db.walBytes > Store.walCheckpointBytes { try? db.checkpoint() }
+        if wrote && db.walBytes > Store.walCheckpointBytes { _ = try? db.checkpoint(wait: false) }
     }
 
     /// Applies pending migrations under `.trees/migrate.lock`, so that several
