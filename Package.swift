@@ -2,8 +2,10 @@
 import PackageDescription
 
 // Dependencies are kept few on purpose: `trees exec` starts once per job, so
-// the start-up path links only the system's libsqlite3, libarchive and
-// libcrypto plus swift-argument-parser (which itself avoids full Foundation).
+// the binary links only the system's libsqlite3 plus swift-argument-parser
+// (which itself avoids full Foundation). libarchive is loaded with dlopen by
+// `install` alone (Sources/CTreesShim/archive_loader.c: its headers are needed
+// to build, its library only to install an archive); SHA-256 is in the shim.
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
@@ -21,16 +23,14 @@ let package = Package(
         .systemLibrary(
             name: "CSQLite", pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]),
+        // No pkgConfig: its link flags would link libarchive into every process.
         .systemLibrary(
-            name: "CArchive", pkgConfig: "libarchive",
+            name: "CArchive",
             providers: [.apt(["libarchive-dev", "zlib1g-dev"])]),
-        .systemLibrary(
-            name: "CCrypto", pkgConfig: "libcrypto",
-            providers: [.apt(["libssl-dev"])]),
         .target(name: "CTreesShim"),
         .target(
             name: "TreesCore",
-            dependencies: ["CSQLite", "CArchive", "CCrypto", "CTreesShim"],
+            dependencies: ["CSQLite", "CArchive", "CTreesShim"],
             swiftSettings: strict),
         .target(
             name: "TreesCommands",
@@ -41,6 +41,10 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "trees", dependencies: ["TreesCommands"], swiftSettings: strict),
+        // The benchmark (contrib/bench/README.md): `swift run -c release trees-bench`.
+        // It times the trees binary as a process and links none of it.
+        .executableTarget(
+            name: "trees-bench", path: "contrib/bench/Sources/trees-bench", swiftSettings: strict),
         .testTarget(
             name: "TreesCoreTests", dependencies: ["TreesCore"], swiftSettings: strict),
         // README's Swift example, built with the package so that it cannot rot;
@@ -49,6 +53,6 @@ let package = Package(
             name: "supervisor-example", dependencies: ["TreesCore"], path: "contrib/examples/supervisor",
             swiftSettings: strict),
         .testTarget(
-            name: "TreesCLITests", dependencies: ["TreesCore", "trees", "supervisor-example"], swiftSettings: strict),
+            name: "TreesCLITests", dependencies: ["TreesCore", "trees", "supervisor-example", "trees-bench"], swiftSettings: strict),
     ]
 )

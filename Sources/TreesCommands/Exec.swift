@@ -63,15 +63,7 @@ struct Exec: ParsableCommand {
     }
 
     func run() throws {
-        let selector = try TreeSelector(parsing: tree)
-        guard let root = try global.openRoot() else {
-            throw TreesError(.notFound, "no trees root at \(global.location)")
-        }
-        let launcher = JobLauncher(root: root)
-        let plan = try launcher.prepare(selector, requireLease: requireLease, command: command.joined(separator: " "),
-                                        cgroup: cgroup ? CgroupRequest(parent: cgroupParent) : nil)
-        if let warning = plan.warning { printWarning(warning) }
-        // Only returns when exec failed (the lease is already given back).
-        throw launcher.exec(plan, command: command, changeDirectory: !noChdir)
+        try ExecRequest(rootOption: global.root, tree: tree, noChdir: noChdir, requireLease: requireLease,
+                        cgroup: cgroup, cgroupParent: cgroupParent, command: command).run()
     }
 }

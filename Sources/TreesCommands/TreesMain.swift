@@ -8,6 +8,8 @@ import Glibc
 public enum TreesMain {
     public static func main(_ arguments: [String]? = nil) -> Never {
         do {
+            // exec, once per job, skips argument-parser when its line is plain (see ExecRequest).
+            if let job = ExecRequest(fastParsing: arguments ?? Array(CommandLine.arguments.dropFirst())) { try job.run() }
             var command = try Trees.parseAsRoot(arguments)
             try command.run()
             exit(0)

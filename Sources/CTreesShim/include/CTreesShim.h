@@ -1,6 +1,7 @@
 #ifndef CTREES_SHIM_H
 #define CTREES_SHIM_H
 #include <stdint.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 // Thin wrappers for Linux system calls that Swift's Glibc module does not
@@ -39,5 +40,55 @@ int CT_fd_is_pidfs(int fd);
 /// KCMP_FS 3) are the same object, 1/2/3 when they differ, -1 with errno
 /// (EPERM without ptrace access to both, ENOSYS where the kernel lacks it).
 int CT_kcmp(pid_t pid1, pid_t pid2, int type, unsigned long idx1, unsigned long idx2);
+/// SHA-256 state; see sha256.c (SHA extensions where the CPU has them).
+typedef struct {
+    uint32_t state[8];
+    uint64_t length;
+    uint8_t buffer[64];
+    uint32_t used;
+} CT_sha256_ctx;
+
+void CT_sha256_init(CT_sha256_ctx *ctx);
+void CT_sha256_update(CT_sha256_ctx *ctx, const void *bytes, size_t count);
+void CT_sha256_final(CT_sha256_ctx *ctx, uint8_t out[32]);
+/// Tests call this with 1 to check the portable block function on x86-64 too.
+void CT_sha256_force_portable(int on);
+
+/// libarchive, loaded with dlopen(3) on first use so that commands that never
+/// read an archive (exec, ps, list) do not load it and the libraries it pulls
+/// in. Returns 0, or -1 with the reason in CT_archive_load_error().
+int CT_archive_load(void);
+const char *CT_archive_load_error(void);
+
+struct archive;
+struct archive_entry;
+struct archive *CT_archive_read_new(void);
+int CT_archive_read_free(struct archive *a);
+int CT_archive_read_close(struct archive *a);
+int CT_archive_read_support_format_raw(struct archive *a);
+int CT_archive_read_open_filename(struct archive *a, const char *path, size_t block_size);
+int CT_archive_read_support_filter_all(struct archive *a);
+int CT_archive_read_support_filter_gzip(struct archive *a);
+int CT_archive_read_support_filter_xz(struct archive *a);
+int CT_archive_read_support_filter_zstd(struct archive *a);
+int CT_archive_read_support_filter_bzip2(struct archive *a);
+int CT_archive_read_support_format_tar(struct archive *a);
+int CT_archive_read_support_format_all(struct archive *a);
+int CT_archive_read_open_fd(struct archive *a, int fd, size_t block_size);
+int CT_archive_read_next_header(struct archive *a, struct archive_entry **entry);
+ssize_t CT_archive_read_data(struct archive *a, void *buffer, size_t size);
+int CT_archive_read_data_block(struct archive *a, const void **buffer, size_t *size, int64_t *offset);
+int CT_archive_read_data_skip(struct archive *a);
+const char *CT_archive_error_string(struct archive *a);
+int CT_archive_errno(struct archive *a);
+const char *CT_archive_entry_pathname(struct archive_entry *e);
+const char *CT_archive_entry_hardlink(struct archive_entry *e);
+const char *CT_archive_entry_symlink(struct archive_entry *e);
+unsigned int CT_archive_entry_filetype(struct archive_entry *e);
+unsigned int CT_archive_entry_perm(struct archive_entry *e);
+unsigned int CT_archive_entry_mode(struct archive_entry *e);
+int64_t CT_archive_entry_size(struct archive_entry *e);
+int CT_archive_entry_size_is_set(struct archive_entry *e);
+int64_t CT_archive_entry_mtime(struct archive_entry *e);
 
 #endif

@@ -27,7 +27,7 @@ struct ArchiveExtractor {
 
     mutating func extract(into root: Directory) throws {
         guard let archive = archive_read_new() else {
-            throw TreesError(.failure, "cannot allocate an archive reader")
+            throw TreesError(.failure, libarchiveLoadError ?? "cannot allocate an archive reader")
         }
         defer { archive_read_free(archive) }
         try CompressedStreamCheck(path: archivePath, fail: bad).run()

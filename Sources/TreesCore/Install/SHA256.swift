@@ -1,17 +1,18 @@
-import CCrypto
+import CTreesShim
 
-/// SHA-256 through the system libcrypto (`EVP_DigestInit_ex` and friends),
-/// which uses the CPU's SHA extensions where present.
+/// SHA-256 through `CT_sha256_*` in the C shim (the CPU's SHA extensions
+/// where present). Not libcrypto: linking it loaded libcrypto at every start
+/// of `trees`, though only install and verify hash anything.
 struct SHA256 {
-    private let ctx: OpaquePointer
+    private let ctx: UnsafeMutablePointer<CT_sha256_ctx>
 
     init() {
-        ctx = EVP_MD_CTX_new()
-        EVP_DigestInit_ex(ctx, EVP_sha256(), nil)
+        ctx = .allocate(capacity: 1)
+        CT_sha256_init(ctx)
     }
 
     func update(_ buffer: UnsafeRawBufferPointer) {
-        if buffer.count > 0 { EVP_DigestUpdate(ctx, buffer.baseAddress, buffer.count) }
+        if buffer.count > 0 { CT_sha256_update(ctx, buffer.baseAddress, buffer.count) }
     }
 
     func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { update($0) } }
@@ -19,9 +20,8 @@ struct SHA256 {
     /// Finishes and frees the context; returns lowercase hex.
     consuming func finish() -> String {
         var out = [UInt8](repeating: 0, count: 32)
-        var length: UInt32 = 0
-        EVP_DigestFinal_ex(ctx, &out, &length)
-        EVP_MD_CTX_free(ctx)
+        out.withUnsafeMutableBufferPointer { CT_sha256_final(ctx, $0.baseAddress) }
+        ctx.deallocate()
         return hex(out)
     }
 

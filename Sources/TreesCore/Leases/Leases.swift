@@ -29,7 +29,8 @@ public struct Leases {
         let inode = probe.pidfdInode(of: pid)
         var refused: TreeRef?
         defer { if let refused { try? store.recordRefusedLease(refused, reason: "being collected (pid \(pid))") } }
-        return try store.write {
+        // Not durable at once: a lease from before a machine crash is dead by boot id.
+        return try store.write(durable: false) {
             let ref = try Leases.resolve(selector, root: root)
             guard let row = try store.tree(ref), row.state != .deleted, row.state != .installing else {
                 throw TreesError(.notFound, "no tree \(ref)")

@@ -1,4 +1,7 @@
 import CSQLite
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A small wrapper over the system libsqlite3: one connection, prepared
 /// statements finalised in `deinit`, and `BEGIN IMMEDIATE` for every write.
@@ -10,6 +13,7 @@ import CSQLite
 public final class SQLiteConnection {
     let db: OpaquePointer
     public let path: String
+    let busyTimeoutMilliseconds: Int32
 
     /// Opens `path`; creates it only when `create` is true.
     public init(path: String, create: Bool, readOnly: Bool = false, busyTimeoutMilliseconds: Int32 = 30_000) throws {
@@ -25,6 +29,7 @@ public final class SQLiteConnection {
         }
         db = handle
         self.path = path
+        self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
         sqlite3_extended_result_codes(db, 1)
         sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
         if !readOnly {
@@ -33,7 +38,36 @@ public final class SQLiteConnection {
             // then use WAL read-only, which needs both files to exist.
             var persist: Int32 = 1
             sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist)
+            // No checkpoint when the last connection closes: it cost two
+            // fsyncs and a copy of every page written into the database on
+            // every `trees exec`. The owner checkpoints instead, when the WAL
+            // passes a size (`checkpointIfLarge`), and SQLite's automatic
+            // checkpoint still runs at 1,000 pages.
+            CT_sqlite3_db_config_int(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1)
         }
+    }
+
+    /// Bytes in the write-ahead log now (0 if it does not exist).
+    public var walBytes: Int64 {
+        var st = stat()
+        return stat(path + "-wal", &st) == 0 ? Int64(st.st_size) : 0
+    }
+
+    /// `PRAGMA wal_checkpoint(TRUNCATE)`: copies every committed page into
+    /// the database and truncates the WAL to zero bytes. Returns false when
+    /// a reader or writer kept it from completing (it is then retried later).
+    /// - Parameter wait: false gives up at once instead of waiting up to the
+    ///   busy timeout, for a process (exec) that must not wait on gc.
+    @discardableResult
+    public func checkpoint(wait: Bool = true) throws -> Bool {
+        var logFrames: Int32 = 0
+        var checkpointed: Int32 = 0
+        if !wait { sqlite3_busy_timeout(db, 0) }
+        defer { if !wait { sqlite3_busy_timeout(db, busyTimeoutMilliseconds) } }
+        let rc = sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_TRUNCATE, &logFrames, &checkpointed)
+        if rc == SQLITE_BUSY || rc == SQLITE_LOCKED { return false }
+        if rc != SQLITE_OK { throw error(rc) }
+        return true
     }
 
     deinit { sqlite3_close_v2(db) }

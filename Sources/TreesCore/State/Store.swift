@@ -16,6 +16,8 @@ public final class Store {
     /// blocking `flock` wakes the next writer the moment the lock is free.
     private let writeLock: FileDescriptor?
     private var writeDepth = 0
+    /// Whether this store committed a write (so deinit may checkpoint).
+    private var wrote = false
 
     /// Forward-only migrations; `PRAGMA user_version` is the index of the
     /// last one applied. Never edit one that has shipped: append a new one.
@@ -129,7 +131,7 @@ public final class Store {
             if version < Store.schemaVersion || (appID == 0 && !readOnlyLegacy) {
                 try migrate(metaDirectory: metaDirectory, treesOnDisk: { !rebuild && treesOnDisk() })
             }
-            try db.execute("PRAGMA foreign_keys = ON")
+            try db.execute(Store.connectionPragmas)
         }
     }
 
@@ -147,6 +149,38 @@ public final class Store {
     static func foreign(_ path: String, _ why: String) -> TreesError {
         TreesError(.database, "\(path) is not a trees state database (\(why))",
                    hint: "trees never writes to it. Restore trees' database from a backup, or run `trees doctor --repair`, which moves it aside and rebuilds trees' database from the trees on disk.")
+    }
+
+    /// Per-connection settings. `journal_size_limit` makes SQLite truncate
+    /// the WAL whenever it resets it, so it never keeps the size of its
+    /// largest burst; with `PERSIST_WAL` and every process the only
+    /// connection, each open re-reads the whole WAL (recovery), so its size
+    /// is exec's cost. `synchronous = FULL` stays the default (gc and install
+    /// act on the disk after a commit and need it durable first); a lease
+    /// write relaxes it (`write(durable: false)`).
+    static let connectionPragmas = """
+        PRAGMA foreign_keys = ON;
+        PRAGMA journal_size_limit = \(Store.walCheckpointBytes);
+        PRAGMA synchronous = FULL;
+        """
+
+    /// The WAL size past which closing a store that wrote checkpoints and
+    /// truncates it. Each exec appends about 14 KB, so one in about twenty
+    /// pays for a checkpoint (one fsync of the database) and every open
+    /// re-reads at most this much.
+    static let walCheckpointBytes: Int64 = 256 * 1024
+
+    /// Copies the WAL into the database and truncates it
+    /// (`wal_checkpoint(TRUNCATE)`). gc calls it when it ends; a reader that
+    /// holds an old snapshot makes it a no-op, retried by the next writer.
+    public func checkpoint() throws {
+        try guarded { _ = try db.checkpoint() }
+    }
+
+    /// Without waiting: a busy database (gc mid-transaction) leaves the
+    /// checkpoint to the next process that closes, and exec never stalls on it.
+    deinit {
+        if wrote && db.walBytes > Store.walCheckpointBytes { _ = try? db.checkpoint(wait: false) }
     }
 
     /// Applies pending migrations under `.trees/migrate.lock`, so that several
@@ -223,9 +257,22 @@ public final class Store {
     }
 
     /// A `BEGIN IMMEDIATE` transaction with errors translated.
+    ///
+    /// - Parameter durable: false lets the commit reach the disk with the
+    ///   next checkpoint instead of at once (`synchronous = NORMAL`: it
+    ///   survives a crash of the process, not of the machine). Only for
+    ///   leases: a lease from before a machine crash is dead by its boot id
+    ///   anyway, and it saves exec an fsync.
     @discardableResult
-    public func write<T>(_ body: () throws -> T) throws -> T {
-        try serialized { try guarded { try db.writeTransaction(body) } }
+    public func write<T>(durable: Bool = true, _ body: () throws -> T) throws -> T {
+        try serialized {
+            let relax = !durable && writeDepth == 1
+            if relax { try guarded { try db.execute("PRAGMA synchronous = NORMAL") } }
+            defer { if relax { try? db.execute("PRAGMA synchronous = FULL") } }
+            let result = try guarded { try db.writeTransaction(body) }
+            wrote = true
+            return result
+        }
     }
 
     /// Runs `body` holding `.trees/write.lock`, so that several transactions

@@ -1,0 +1,129 @@
+// trees-bench: times the `trees` binary, as a process, against its peers.
+// It links nothing of trees: it runs the release build the way a job
+// wrapper, a rollout tool or an operator would. See contrib/bench/README.md.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let options = Options.parse(Array(CommandLine.arguments.dropFirst()))
+// The repository: this file is contrib/bench/Sources/trees-bench/main.swift.
+let repo: String = {
+    var parts = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)
+    parts.removeLast(5)
+    return parts.joined(separator: "/")
+}()
+for name in ["TREES_ROOT", "TREES_TREE", "TREES_TREE_PATH", "TREES_LEASE"] { unsetenv(name) }
+
+/// The trees binary: --trees-binary, or a release build made now.
+func locateTrees(staticStdlib: Bool) throws -> String {
+    if !staticStdlib, let given = options.treesBinary {
+        guard access(given, X_OK) == 0 else { fail("no executable at \(given)") }
+        return given
+    }
+    var args = ["swift", "build", "--package-path", repo, "-c", "release", "--product", "trees"]
+    if staticStdlib { args += ["--static-swift-stdlib", "--scratch-path", "\(repo)/.build-static"] }
+    log("building: \(args.joined(separator: " "))")
+    try run(args)
+    let bin = try run(args + ["--show-bin-path"]).split(separator: "\n").last.map(String.init) ?? ""
+    return bin + "/trees"
+}
+
+func firstLine(_ path: String, containing key: String) -> String? {
+    guard let f = fopen(path, "r") else { return nil }
+    defer { fclose(f) }
+    var line: UnsafeMutablePointer<CChar>?
+    var cap = 0
+    defer { free(line) }
+    while getline(&line, &cap, f) > 0, let line {
+        let s = String(cString: line)
+        if s.hasPrefix(key) { return String(s.drop(while: { $0 != ":" }).dropFirst().drop(while: { $0 == " " }).dropLast()) }
+    }
+    return nil
+}
+
+func machine(work: String, trees: String) -> [(String, String)] {
+    var u = utsname()
+    uname(&u)
+    let kernel = withUnsafeBytes(of: u.release) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+    let disk = ((try? run(["df", "-PT", work])) ?? "").split(separator: "\n").last.map {
+        $0.split(separator: " ").prefix(2).joined(separator: " ")
+    } ?? "?"
+    var load = [Double](repeating: 0, count: 3)
+    getloadavg(&load, 3)
+    return [
+        ("cores", "\(sysconf(Int32(_SC_NPROCESSORS_ONLN)))"),
+        ("cpu", firstLine("/proc/cpuinfo", containing: "model name") ?? "?"),
+        ("memory", firstLine("/proc/meminfo", containing: "MemTotal") ?? "?"),
+        ("kernel", "Linux \(kernel)"),
+        ("disk", "\(disk) (workloads in \(work))"),
+        ("load average at start", load.map { fixed($0, 2) }.joined(separator: " ")),
+        ("trees", trees),
+    ]
+}
+
+do {
+    let trees = try locateTrees(staticStdlib: false)
+    let staticTrees = options.staticStdlib && options.only.contains("exec") ? try locateTrees(staticStdlib: true) : nil
+    var template = Array("\(options.dir)/trees-bench.XXXXXX".utf8CString)
+    guard let made = mkdtemp(&template) else { fail("cannot make a directory in \(options.dir): \(String(cString: strerror(errno)))") }
+    let work = String(cString: made)
+    let bench = Bench(options: options, work: work, trees: trees, repo: repo)
+    defer {
+        if options.keep { log("workloads kept in \(work)") } else { try? bench.remove(work) }
+    }
+    let info = machine(work: work, trees: trees)
+    print("# trees-bench")
+    print("")
+    for (k, v) in info { print("- \(k): \(v)") }
+    print("- medians of \(options.quickRuns) runs (quick commands) and \(options.heavyRuns) (installs, deletes); wall time; contenders alternated")
+    print("")
+    bench.floor = bench.compile("procscan")
+    bench.hold = bench.compile("hold")
+
+    for op in allOperations where options.only.contains(op) {
+        log("== \(op)")
+        let start = monotonic()
+        do {
+            switch op {
+            case "exec": try bench.exec(staticBinary: staticTrees)
+            case "aged": try bench.aged()
+            case "ps": try bench.ps()
+            case "install": try bench.install()
+            case "archive": try bench.archive()
+            case "reinstall": try bench.reinstall()
+            case "revision": try bench.revision()
+            case "delete": try bench.delete()
+            case "concurrent": try bench.concurrent()
+            default: break
+            }
+        } catch {
+            log("\(op) failed: \(error)")
+            bench.rows.append(Row(operation: op, workload: "—", trees: "failed: \(error)", peer: "—", ratio: "—",
+                                  target: "", met: false))
+        }
+        for k in bench.rows.indices where bench.rows[k].id.isEmpty { bench.rows[k].id = op }
+        log("   \(op) took \(duration(monotonic() - start))")
+        // Written after each operation too, so a long run stopped early keeps what it measured.
+        if let json = options.json { try? writeJSON(bench.rows, machine: info, options: [("partial", "yes")], to: json) }
+    }
+    printTable(bench.rows)
+    if !bench.missing.isEmpty {
+        print("")
+        print("Missing peers (nothing was installed): " + Set(bench.missing).sorted().joined(separator: "; "))
+    }
+    let met = bench.rows.compactMap(\.met)
+    print("")
+    print("\(met.filter { $0 }.count) of \(met.count) targets met.")
+    if let json = options.json {
+        try writeJSON(bench.rows, machine: info,
+                      options: [("files", "\(options.files)"), ("processes", "\(options.processes)"),
+                                ("trees", "\(options.trees)"), ("jobs", "\(options.jobs)"),
+                                ("quick_runs", "\(options.quickRuns)"), ("heavy_runs", "\(options.heavyRuns)"),
+                                ("operations", allOperations.filter { options.only.contains($0) }.joined(separator: ","))],
+                      to: json)
+        log("wrote \(json)")
+    }
+} catch {
+    log("\(error)")
+    exit(1)
+}
