@@ -29,7 +29,9 @@ struct PackageTests {
 
         let info = try run("/usr/bin/dpkg-deb", ["--info", deb]).stdout
         let depends = info.split(separator: "\n").first { $0.hasPrefix(" Depends:") }.map(String.init) ?? ""
-        for library in ["libc6", "libsqlite3-0", "libarchive13", "libssl"] { #expect(depends.contains(library), "\(depends)") }
+        // libarchive13 is loaded with dlopen(3), so package-deb names it itself.
+        for library in ["libc6", "libsqlite3-0", "libarchive13", "zlib1g"] { #expect(depends.contains(library), "\(depends)") }
+        #expect(!depends.contains("libssl"), "\(depends)")
         #expect(!depends.lowercased().contains("swift"))
         let contents = try run("/usr/bin/dpkg-deb", ["--contents", deb]).stdout
         for path in ["./usr/bin/trees", "./usr/share/man/man1/trees.1.gz", "./usr/share/bash-completion/completions/trees",
