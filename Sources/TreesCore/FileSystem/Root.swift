@@ -89,6 +89,21 @@ public final class Root: @unchecked Sendable {
         try Store(path: databasePath, metaDirectory: meta, create: create)
     }
 
+    /// Opens the store for reading only (ps, list, wait): nothing under
+    /// `.trees/` is written, not even the checkpoint SQLite makes when the
+    /// last read-write connection closes. An older schema is migrated by a
+    /// read-write open, as before.
+    public func openStoreForReading(create: Bool = false) throws -> Store {
+        do {
+            return try Store(path: databasePath, metaDirectory: meta, create: false, readOnly: true)
+        } catch {
+            // An older schema (migrated by a writer), a missing database or
+            // write-ahead log that only a read-write open may create: the
+            // read-write open does and reports exactly as before.
+            return try openStore(create: create)
+        }
+    }
+
     /// Takes an exclusive `flock` on `.trees/NAME.lock`, created if missing.
     /// The lock lives as long as the returned descriptor.
     func lock(_ name: String, wait: Bool) throws -> FileDescriptor? {

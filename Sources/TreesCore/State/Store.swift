@@ -71,16 +71,28 @@ public final class Store {
 
     static var schemaVersion: Int64 { Int64(migrations.count) }
 
-    init(path: String, metaDirectory: Directory, create: Bool) throws {
+    /// Thrown by a read-only open that finds the schema older than this
+    /// trees: the caller opens read-write instead, which migrates.
+    struct NeedsMigration: Error {}
+
+    /// - Parameter readOnly: for readers (ps, list, wait): a read-only
+    ///   connection never checkpoints the write-ahead log on close, so
+    ///   reading writes nothing under `.trees/`. Throws `NeedsMigration`
+    ///   when the schema is older than this trees.
+    init(path: String, metaDirectory: Directory, create: Bool, readOnly: Bool = false) throws {
         self.path = path
-        let lockFD = openat(metaDirectory.fd, "write.lock", O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
-        writeLock = lockFD >= 0 ? FileDescriptor(lockFD) : nil
-        if !create && access(path, F_OK) != 0 {
+        if readOnly {
+            writeLock = nil
+        } else {
+            let lockFD = openat(metaDirectory.fd, "write.lock", O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
+            writeLock = lockFD >= 0 ? FileDescriptor(lockFD) : nil
+        }
+        if (!create || readOnly) && access(path, F_OK) != 0 {
             throw TreesError(.notFound, "no state database at \(path)",
                              hint: "Nothing has been installed under this root yet; check --root or TREES_ROOT.")
         }
         do {
-            db = try SQLiteConnection(path: path, create: create,
+            db = try SQLiteConnection(path: path, create: create && !readOnly, readOnly: readOnly,
                                       busyTimeoutMilliseconds: Int32(Store.lockTimeout * 1000))
         } catch let e as SQLiteError {
             throw Store.translate(e, path: path)
@@ -93,6 +105,7 @@ public final class Store {
                                  hint: "Upgrade trees; an older trees never writes to a newer database.")
             }
             if version < Store.schemaVersion {
+                if readOnly { throw NeedsMigration() }
                 try migrate(metaDirectory: metaDirectory)
             }
             try db.execute("PRAGMA foreign_keys = ON")
