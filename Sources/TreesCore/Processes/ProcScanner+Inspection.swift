@@ -132,7 +132,7 @@ extension ProcScanner {
         let rootShown = try found.attempt({ () throws(ProcFileError) in try files.readLink("root") })
         let cwdShown = try found.attempt({ () throws(ProcFileError) in try files.readLink("cwd") })
         let view = context.view(of: files, pid: pid, rootShown: rootShown, cwdShown: cwdShown)
-        if let exe { found.add(matcher.tree(ofKernelPath: exe[...]) ?? view?.tree(ofFileShown: exe[...]), .exe) }
+        if let exe { found.add(matcher.tree(ofKernelPath: exe[...]) ?? view?.tree(ofFileShown: exe[...], link: "exe"), .exe) }
         addDirectories(rootShown: rootShown, cwdShown: cwdShown, view: view, found: &found, matcher: &matcher)
         do throws(ProcFileError) {
             try addDescriptors(files, view: view, found: &found, matcher: &matcher)
@@ -177,7 +177,7 @@ extension ProcScanner {
         for fd in try files.list("fd") where !fd.isEmpty && fd.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
             do throws(ProcFileError) {
                 let shown = try files.readLink("fd/" + fd)
-                found.add(matcher.tree(ofKernelPath: shown[...]) ?? view?.tree(ofFileShown: shown[...]), .fd)
+                found.add(matcher.tree(ofKernelPath: shown[...]) ?? view?.tree(ofFileShown: shown[...], link: "fd/" + fd), .fd)
             } catch {
                 // ENOENT here only means this descriptor was closed since the listing.
                 if error.errno == ESRCH { throw error }

@@ -40,7 +40,7 @@ public struct ProcScanner {
             throw TreesError(.usage, "the trees root \(quoted(treesRoot)) is not an absolute path")
         }
         var matcher = ProcPathMatcher(roots: rootSpellings(), resolveCurrent: currentResolver)
-        let context = ScanContext(locator: TreeLocator(rootPath: treesRoot), ownNamespace: reader.ownMountNamespace())
+        let context = ScanContext(locator: TreeLocator(rootPath: treesRoot, ownMountInfo: try? reader.mountInfo()), ownNamespace: reader.ownMountNamespace())
         var result = ProcScan(processes: [], unknown: [])
         if let hidden = hiddenProcesses(reader) { result.unknown.append(hidden) }
         for pid in try reader.processIDs().sorted() {

@@ -18,6 +18,10 @@ struct ProcessView {
     private let isOwnView: Bool
     /// The working directory as shown, for words relative to it.
     private let cwd: [UInt8]?
+    /// Whether the process's mount namespace has a mount of a part of a
+    /// tree (read from its mountinfo once per namespace); only then is a
+    /// file outside every tree checked for being such a mount itself.
+    private let seesMountsOfTrees: Bool
 
     init(files: any ProcessFiles, locator: TreeLocator, mountNamespace: [UInt8]?, ownNamespace: [UInt8]?,
          rootShown: [UInt8]?, cwdShown: [UInt8]?, pid: Int32) {
@@ -32,6 +36,11 @@ struct ProcessView {
             isOwnView = false
         }
         cwd = cwdShown
+        if let mountNamespace {
+            seesMountsOfTrees = locator.learnMounts(ofNamespace: locator.view(mountNamespace)) { try? files.read("mountinfo") }
+        } else {
+            seesMountsOfTrees = false
+        }
     }
 
     /// The tree holding the directory behind one of the process's links
@@ -46,11 +55,21 @@ struct ProcessView {
     }
 
     /// The tree holding a file the kernel reported (`exe`, `fd/N`, a maps
-    /// path), found from the directory that holds it.
-    func tree(ofFileShown shown: ArraySlice<UInt8>) -> TreeRef? {
+    /// path), found from the directory that holds it, or from the file
+    /// itself when it is a mount of a file of a tree. `link` (`exe`,
+    /// `fd/N`) opens that very file, whatever its path now resolves to.
+    func tree(ofFileShown shown: ArraySlice<UInt8>, link: String? = nil) -> TreeRef? {
         guard shown.first == ProcBytes.slash, ProcBytes.droppingDeletedSuffix(shown).count == shown.count,
               let slash = shown.lastIndex(of: ProcBytes.slash) else { return nil }
-        return tree(ofDirectory: slash == shown.startIndex ? [ProcBytes.slash] : shown[..<slash])
+        if let tree = tree(ofDirectory: slash == shown.startIndex ? [ProcBytes.slash] : shown[..<slash]) { return tree }
+        guard seesMountsOfTrees else { return nil }
+        let key = ViewPath(view: view, path: shown, file: true)
+        if link == nil, let known = locator.cached(key) { return known }
+        let fd = link.flatMap { files.openPath(Array($0.utf8), directory: false) } ?? open(shown, directory: false)
+        guard let fd else { return nil }
+        let tree = locator.tree(ofMountedFile: fd)
+        if link == nil { locator.remember(key, tree) }
+        return tree
     }
 
     /// The trees a word of the command line or environment names, resolved
