@@ -191,6 +191,23 @@ struct EvidenceAttackTests {
         try expectKeptThenDeleted(s, jobs)
     }
 
+    /// An absolute symlink means what it means in the job's own namespace:
+    /// `LINK -> INSIDE`, where INSIDE is the tree only in the job's namespace
+    /// (empty in the scanner's), and the job names `LINK/job.py`.
+    @Test(.enabled(if: canUnshareMounts && hasPython, "needs root, unshare -m and python3"))
+    func absoluteSymlinkResolvedInTheJobsNamespace() throws {
+        let s = try Scratch()
+        try installTwo(s)
+        let inside = s.path + "/container-app", link = s.path + "/app-link"
+        try FileManager.default.createDirectory(atPath: inside, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: inside)
+        let tree = s.root + "/app/r1"
+        let job = try Background("/usr/bin/unshare", ["-m", "--propagation", "private", "/bin/sh", "-c",
+                                                      "mount --bind \(tree) \(inside) && exec \(python) \(link)/job.py"], cwd: "/")
+        try expectFound(s, [("cmdline", job)])
+        try expectKeptThenDeleted(s, [("cmdline", job)])
+    }
+
     /// The container `-v ROOT/app/r1:/app` case: the mount exists only in the
     /// job's namespace, so its paths mean nothing in the scanner's.
     @Test(.enabled(if: canUnshareMounts, "needs root and unshare -m"))

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CTreesShim
 
 /// One process (or thread) seen from inside: the paths it shows are
 /// resolved in its own mount namespace and root (through `/proc/PID/root`
@@ -22,6 +23,8 @@ struct ProcessView {
     /// tree (read from its mountinfo once per namespace); only then is a
     /// file outside every tree checked for being such a mount itself.
     private let seesMountsOfTrees: Bool
+    /// `/proc/PID/root`, opened on first use, for `openat2`.
+    private let rootDirectory: LazyDescriptor
 
     init(files: any ProcessFiles, locator: TreeLocator, mountNamespace: [UInt8]?, ownNamespace: [UInt8]?,
          rootShown: [UInt8]?, cwdShown: [UInt8]?, pid: Int32) {
@@ -36,6 +39,7 @@ struct ProcessView {
             isOwnView = false
         }
         cwd = cwdShown
+        rootDirectory = LazyDescriptor { [files] in files.openPath(Array("root".utf8), directory: true) }
         if let mountNamespace {
             seesMountsOfTrees = locator.learnMounts(ofNamespace: locator.view(mountNamespace)) { try? files.read("mountinfo") }
         } else {
@@ -112,13 +116,50 @@ struct ProcessView {
         return tree
     }
 
+    /// Opens an absolute path as the process sees it. Outside the scanner's
+    /// own view it is resolved with `openat2(RESOLVE_IN_ROOT)` below
+    /// `/proc/PID/root`, so an absolute symlink on the way (or `..`) stays
+    /// in the process's root and mount namespace; through the magic link
+    /// alone it would resolve against the scanner's root. Kernels without
+    /// `openat2` (before 5.6) get the plain open.
     private func open(_ path: ArraySlice<UInt8>, directory: Bool) -> Int32? {
+        let flags = openPathFlag | O_CLOEXEC | (directory ? O_DIRECTORY : 0)
         if isOwnView {
             let fd = retryingEINTR { (Array(path) + [0]).withUnsafeBufferPointer { p in
-                p.withMemoryRebound(to: CChar.self) { c in
-                    c.baseAddress.map { Glibc.open($0, openPathFlag | O_CLOEXEC | (directory ? O_DIRECTORY : 0)) } ?? -1 } } }
+                p.withMemoryRebound(to: CChar.self) { c in c.baseAddress.map { Glibc.open($0, flags) } ?? -1 } } }
             return fd >= 0 ? fd : nil
+        }
+        if locator.hasOpenat2, let root = rootDirectory.fd {
+            let fd = retryingEINTR { (Array(path) + [0]).withUnsafeBufferPointer { p in
+                p.withMemoryRebound(to: CChar.self) { c in
+                    c.baseAddress.map { CT_openat2(root, $0, UInt64(flags), ProcessView.resolveInRoot | ProcessView.resolveNoMagicLinks) } ?? -1 } } }
+            if fd >= 0 { return fd }
+            if errno != ENOSYS { return nil }
+            locator.hasOpenat2 = false
         }
         return files.openPath(Array("root".utf8) + path, directory: directory)
     }
+
+    private static let resolveNoMagicLinks: UInt64 = 0x02
+    private static let resolveInRoot: UInt64 = 0x10
+}
+
+/// A descriptor opened on first use and closed with the last copy of the
+/// view that holds it.
+final class LazyDescriptor {
+    private let opener: () -> Int32?
+    private var opened = false
+    private var value: Int32?
+
+    init(_ opener: @escaping () -> Int32?) { self.opener = opener }
+
+    var fd: Int32? {
+        if !opened {
+            opened = true
+            value = opener()
+        }
+        return value
+    }
+
+    deinit { if let value { close(value) } }
 }

@@ -37,6 +37,10 @@ final class TreeLocator {
     /// Mount namespaces whose mountinfo was read, and whether it has such mounts.
     private var namespaces: [Int: Bool] = [:]
 
+    /// Cleared when `openat2(2)` turns out missing (ENOSYS), so that the
+    /// rest of the scan does not try it again.
+    var hasOpenat2 = true
+
     /// Whether any tree exists to look for; a fake proc root's trees root
     /// does not, and then only the path pass runs.
     var isActive: Bool { !tops.isEmpty }
