@@ -19,6 +19,10 @@ protocol ProcReader {
     func sharing(_ pid: Int32, thread tid: Int32) -> ThreadSharing?
     /// The scanner's own mount namespace (`self/ns/mnt`), nil for a fake proc root.
     func ownMountNamespace() -> [UInt8]?
+    /// A reader of the same proc root for a second worker thread (its own
+    /// descriptor and buffer), or nil when it cannot be used from another
+    /// thread; then the scan stays on one thread.
+    func forWorker() throws -> (any ProcReader)?
 }
 
 /// What a thread shares with its leader: `CLONE_FS` (cwd, root) and `CLONE_FILES`.
@@ -30,6 +34,7 @@ struct ThreadSharing: Equatable {
 extension ProcReader {
     func sharing(_ pid: Int32, thread tid: Int32) -> ThreadSharing? { nil }
     func ownMountNamespace() -> [UInt8]? { nil }
+    func forWorker() throws -> (any ProcReader)? { nil }
 }
 
 /// The files of one process (or one of its threads), by relative name.
@@ -58,11 +63,16 @@ final class SystemProcReader: ProcReader {
     /// One read buffer for the whole scan: /proc files are read whole, often.
     private let buffer = ProcReadBuffer()
 
+    private let procRoot: String
+
     /// - Throws: `TreesError.system` when `open(2)` of `procRoot` fails.
     init(procRoot: String) throws {
+        self.procRoot = procRoot
         root = try Directory.open(procRoot)
         live = canonicalPath(procRoot) == "/proc"
     }
+
+    func forWorker() throws -> (any ProcReader)? { try SystemProcReader(procRoot: procRoot) }
 
     func sharing(_ pid: Int32, thread tid: Int32) -> ThreadSharing? {
         guard live else { return nil }

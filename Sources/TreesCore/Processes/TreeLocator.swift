@@ -80,6 +80,20 @@ final class TreeLocator {
         }
     }
 
+    /// Another locator for the same scan with the same trees and empty
+    /// caches, for a second worker: caches are per worker, never shared,
+    /// so no lock is taken on the hot path.
+    func forWorker() -> TreeLocator { TreeLocator(copying: self) }
+
+    private init(copying other: TreeLocator) {
+        root = other.root
+        tops = other.tops
+        devices = other.devices
+        rootInFilesystem = other.rootInFilesystem
+        trees = other.trees
+        hasOpenat2 = other.hasOpenat2
+    }
+
     /// The tree holding the directory open at `fd` (an `O_PATH` descriptor
     /// this call closes), walking up with `openat(fd, "..")`.
     func tree(walkingUpFrom start: Int32) -> TreeRef? {
