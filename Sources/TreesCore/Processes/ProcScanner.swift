@@ -49,7 +49,7 @@ public struct ProcScanner {
         if let hidden = hiddenProcesses(reader) { result.unknown.append(hidden) }
         let pids = try reader.processIDs().sorted()
         let inspections: [ProcInspection]
-        if workers > 1, pids.count >= ProcScanner.parallelThreshold, let second = try? reader.forWorker() {
+        if workers > 1, pids.count >= parallelThreshold, let second = try? reader.forWorker() {
             inspections = inspectInTwo(pids, first: (reader, context, matcher),
                                        second: (second, context.forWorker(), matcher))
         } else {
@@ -62,8 +62,9 @@ public struct ProcScanner {
         return result
     }
 
-    /// Below this many processes a second thread costs more than it saves.
-    static let parallelThreshold = 256
+    /// Below this many processes a second thread costs more than it saves
+    /// (a parameter so that a test can make a small /proc take two threads).
+    var parallelThreshold = 256
 
     /// Inspects even-indexed pids on this thread and odd-indexed ones on a
     /// second, each with its own reader, caches and matcher (nothing is
