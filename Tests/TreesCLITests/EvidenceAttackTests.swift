@@ -208,6 +208,60 @@ struct EvidenceAttackTests {
         try expectKeptThenDeleted(s, [("cmdline", job)])
     }
 
+    /// A process whose cwd and open directory lie deeper than `PATH_MAX`
+    /// (as an install walking a deep tree does): the kernel cannot spell
+    /// the path (ENAMETOOLONG). Outside every tree it must not make the
+    /// process unknown (which made gc keep every tree on the host); inside
+    /// one it is found by identity.
+    @Test(.enabled(if: hasPython, "needs python3"), arguments: [false, true])
+    func processDeeperThanPathMax(insideTheTree: Bool) throws {
+        let s = try Scratch()
+        // 25 levels of 200-byte names: about 5,000 bytes below the start.
+        let levels = 25, component = String(repeating: "d", count: 200)
+        if insideTheTree {
+            let deep = s.path + "/src-deep"
+            try FileManager.default.createDirectory(atPath: deep, withIntermediateDirectories: true)
+            let made = try run(python, ["-c", """
+                import os, sys
+                os.chdir(sys.argv[1])
+                for _ in range(\(levels)):
+                    os.mkdir('\(component)'); os.chdir('\(component)')
+                open('leaf.txt', 'w').write('x')
+                """, deep])
+            #expect(made.status == 0, "\(made.stderr)")
+            #expect(try s.trees(["install", "app@r1", deep]).status == 0)
+            try installRevs(s, ["r2"])
+        } else {
+            try installTwo(s)
+        }
+        let start = insideTheTree ? s.root + "/app/r1" : s.path
+        let ready = s.path + "/deep.ready"
+        let job = try Background(python, ["-c", """
+            import os, sys, time
+            os.chdir(sys.argv[1])
+            for _ in range(\(levels)):
+                if not os.path.isdir('\(component)'):
+                    os.mkdir('\(component)')
+                os.chdir('\(component)')
+            fd = os.open('.', os.O_RDONLY | os.O_DIRECTORY)
+            open(sys.argv[2], 'w').close()
+            time.sleep(30)
+            """, start, ready], cwd: "/")
+        #expect(eventually { FileManager.default.fileExists(atPath: ready) })
+        let r = try s.trees(["ps", "--json"])
+        let doc = (try? json(r.stdout) as? [String: Any]) ?? [:]
+        let unknown = (doc["unknown"] as? [[String: Any]] ?? []).filter { $0["pid"] as? Int == Int(job.pid) }
+        #expect(unknown.isEmpty, "\(unknown)")
+        if insideTheTree {
+            try expectFound(s, [("cwd", job), ("fd", job)])
+            try expectKeptThenDeleted(s, [("cwd", job)])
+        } else {
+            let gc = try gcR1(s)
+            #expect(gc.action == "deleted", "\(gc)")
+            job.stop()
+        }
+    }
+
     /// The container `-v ROOT/app/r1:/app` case: the mount exists only in the
     /// job's namespace, so its paths mean nothing in the scanner's.
     @Test(.enabled(if: canUnshareMounts, "needs root and unshare -m"))

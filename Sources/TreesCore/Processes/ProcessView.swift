@@ -58,6 +58,25 @@ struct ProcessView {
         return tree
     }
 
+    /// What a link (`cwd`, `root`, `exe`, `fd/N`) whose path the kernel
+    /// cannot spell (deeper than `PATH_MAX`: ENAMETOOLONG) holds, found by
+    /// opening the link itself. A directory is walked up; a file is placed
+    /// only by its mount (a mount of a part of a tree) or its device: on a
+    /// device without trees it is in none. `.unknown` when that cannot be
+    /// told, so gc still fails closed.
+    func tree(ofUnspellableLink link: String) -> LinkTarget {
+        guard let fd = files.openPath(Array(link.utf8), directory: false) else { return .unknown }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            close(fd)
+            return .unknown
+        }
+        if st.st_mode & S_IFMT == S_IFDIR { return .tree(locator.tree(walkingUpFrom: fd)) }
+        let device = UInt64(st.st_dev)
+        if let tree = locator.tree(ofMountedFile: fd) { return .tree(tree) }
+        return locator.hasTrees(onDevice: device) ? .unknown : .tree(nil)
+    }
+
     /// The tree holding a file the kernel reported (`exe`, `fd/N`, a maps
     /// path), found from the directory that holds it, or from the file
     /// itself when it is a mount of a file of a tree. `link` (`exe`,
@@ -162,4 +181,12 @@ final class LazyDescriptor {
     }
 
     deinit { if let value { close(value) } }
+}
+
+/// What a link without a spelling was found to hold.
+enum LinkTarget: Equatable {
+    /// In this tree, or (nil) in none.
+    case tree(TreeRef?)
+    /// Could not be told.
+    case unknown
 }

@@ -127,6 +127,9 @@ final class TreeLocator {
         return found
     }
 
+    /// Whether any tree lives on `device` (as `st_dev` gives it).
+    func hasTrees(onDevice device: UInt64) -> Bool { devices.contains(device) }
+
     /// The tree holding the file open at `fd` (an `O_PATH` descriptor this
     /// call closes) when it was reached through a mount of a part of a tree,
     /// as a single file bind-mounted elsewhere is.
