@@ -7,6 +7,7 @@
 #include <sys/vfs.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #ifndef RENAME_NOREPLACE
@@ -91,4 +92,33 @@ int CT_kcmp(pid_t pid1, pid_t pid2, int type, unsigned long idx1, unsigned long 
 
 int CT_syncfs(int fd) {
     return syncfs(fd);
+}
+
+int CT_statx_identity(int fd, uint64_t *dev, uint64_t *ino, uint64_t *mnt_id, int *mount_root) {
+#ifdef SYS_statx
+    struct statx sx;
+    // STATX_INO | STATX_MNT_ID (0x1000); AT_STATX_DONT_SYNC: no network round trip.
+    if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH | 0x4000, 0x100 | 0x1000, &sx) != 0) return -1;
+    *dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+    *ino = sx.stx_ino;
+    *mnt_id = (sx.stx_mask & 0x1000) ? sx.stx_mnt_id : 0;
+    // STATX_ATTR_MOUNT_ROOT 0x2000, reported only where attributes_mask has it.
+    *mount_root = (sx.stx_attributes_mask & 0x2000) ? ((sx.stx_attributes & 0x2000) != 0) : -1;
+    return 0;
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+struct ct_open_how { uint64_t flags; uint64_t mode; uint64_t resolve; };
+
+int CT_openat2(int dirfd, const char *path, uint64_t flags, uint64_t resolve) {
+#ifdef SYS_openat2
+    struct ct_open_how how = { flags, 0, resolve };
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
 }

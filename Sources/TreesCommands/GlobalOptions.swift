@@ -40,12 +40,12 @@ struct GlobalOptions: ParsableArguments {
     }
 
     /// Opens the existing root and its database for a command that only reads or changes records.
-    func openExisting() throws -> (Root, Store) {
+    func openExisting(forReading: Bool = false) throws -> (Root, Store) {
         guard let root = try openRoot() else {
             throw TreesError(.notFound, "no trees root at \(location)",
                              hint: "Install something first (trees install NAME@REV SOURCE), or pass --root / set TREES_ROOT.")
         }
-        return (root, try root.openStore(create: true))
+        return (root, try forReading ? root.openStoreForReading(create: true) : root.openStore(create: true))
     }
 
     /// Progress for long work, on stderr when it is a terminal and --quiet is not given.

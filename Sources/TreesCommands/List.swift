@@ -48,7 +48,7 @@ struct List: ParsableCommand {
             if json { try printJSON([Row]()) }
             return
         }
-        let store = try root.openStore(create: true)
+        let store = try root.openStoreForReading(create: true)
         // Without --jobs the list reads the database only, so it stays fast on
         // a host with thousands of processes; --jobs adds one /proc pass for
         // all trees (unreadable leases or /proc only lower the count shown).

@@ -46,7 +46,7 @@ struct Ps: ParsableCommand {
         guard let root = try global.openRoot() else {
             throw TreesError(.notFound, "no trees root at \(global.location)")
         }
-        let store = try? root.openStore()
+        let store = try? root.openStoreForReading()
         let scanner = UsageScanner(root: root, store: store)
         let report = try scanner.scan()
         let holders = report.holders.filter { h in

@@ -26,7 +26,7 @@ struct Wait: ParsableCommand {
 
     func run() throws {
         let ref = try TreeRef(parsing: tree)
-        let (root, store) = try global.openExisting()
+        let (root, store) = try global.openExisting(forReading: true)
         guard try store.tree(ref) != nil else { throw TreesError(.notFound, "no tree \(ref)") }
         let waiter = Waiter(scanner: UsageScanner(root: root, store: store))
         let result = try waiter.wait(for: ref, timeout: timeout.flatMap(parseDuration).map(Double.init))

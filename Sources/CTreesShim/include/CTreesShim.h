@@ -91,4 +91,14 @@ int64_t CT_archive_entry_size(struct archive_entry *e);
 int CT_archive_entry_size_is_set(struct archive_entry *e);
 int64_t CT_archive_entry_mtime(struct archive_entry *e);
 
+/// statx(2) of the open descriptor itself (AT_EMPTY_PATH): device (as
+/// st_dev encodes it), inode, mount id and whether it is a mount's root
+/// (STATX_ATTR_MOUNT_ROOT). One call where fstat gave only the first two.
+/// *mount_root is -1 when the kernel does not say. 0, or -1 with errno.
+int CT_statx_identity(int fd, uint64_t *dev, uint64_t *ino, uint64_t *mnt_id, int *mount_root);
+
+/// openat2(2) with a zero mode: `flags` as for openat, `resolve` the
+/// RESOLVE_* bits (RESOLVE_IN_ROOT 0x10). -1 with errno (ENOSYS before 5.6).
+int CT_openat2(int dirfd, const char *path, uint64_t flags, uint64_t resolve);
+
 #endif

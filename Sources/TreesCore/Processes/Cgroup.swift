@@ -77,10 +77,7 @@ public struct Cgroup: Sendable {
     /// (its `0::/path` line), nil when it has none.
     static func v2Path(inProcCgroup text: [UInt8]) -> ArraySlice<UInt8>? {
         let key = Array("0::".utf8)
-        for line in text.split(separator: ProcBytes.newline) where line.starts(with: key) {
-            return line.dropFirst(key.count)
-        }
-        return nil
+        return ProcBytes.line(startingWith: key, in: text[...])?.dropFirst(key.count)
     }
 
     /// The calling process's own cgroup, e.g. `/user.slice/session-1.scope`.

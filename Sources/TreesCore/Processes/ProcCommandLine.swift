@@ -10,8 +10,9 @@ enum ProcCommandLine {
     /// The real uid: the first number of the `Uid:` line of `status`.
     static func realUID(status: [UInt8]) -> UInt32? {
         let key = Array("Uid:".utf8)
-        guard let line = status.split(separator: ProcBytes.newline).first(where: { $0.starts(with: key) }) else { return nil }
-        let numbers = line.dropFirst(key.count).split(whereSeparator: { $0 == ProcBytes.space || $0 == ProcBytes.tab })
-        return numbers.first.flatMap { UInt32(String(decoding: $0, as: UTF8.self)) }
+        guard let line = ProcBytes.line(startingWith: key, in: status[...]) else { return nil }
+        let rest = line.dropFirst(key.count).drop(while: { $0 == ProcBytes.space || $0 == ProcBytes.tab })
+        let digits = rest.prefix(while: { $0 >= 0x30 && $0 <= 0x39 })
+        return UInt64(decimal: digits).flatMap { UInt32(exactly: $0) }
     }
 }

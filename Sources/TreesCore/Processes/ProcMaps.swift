@@ -4,8 +4,8 @@ enum ProcMaps {
     /// of lines that map the same file (the usual layout).
     static func forEachPath(in maps: [UInt8], _ body: (ArraySlice<UInt8>) -> Void) {
         var previous: ArraySlice<UInt8> = []
-        for line in maps.split(separator: ProcBytes.newline) {
-            guard let path = path(ofLine: line), path != previous else { continue }
+        ProcBytes.forEachPiece(of: maps[...], separator: ProcBytes.newline) { line in
+            guard let path = path(ofLine: line), path != previous else { return }
             previous = path
             body(path)
         }

@@ -62,6 +62,8 @@ struct ProcPathMatcher {
         var found = trees(inText: block[...])
         let key = Array("TREES_TREE=".utf8)
         let rootKey = Array("TREES_ROOT=".utf8)
+        // Most environments hold neither marker: look before splitting.
+        guard ProcBytes.firstIndex(of: key, in: block[...]) != nil else { return found }
         let entries = block.split(separator: 0)
         let namesThisRoot = entries.contains { entry in
             guard entry.starts(with: rootKey) else { return false }

@@ -19,6 +19,10 @@ protocol ProcReader {
     func sharing(_ pid: Int32, thread tid: Int32) -> ThreadSharing?
     /// The scanner's own mount namespace (`self/ns/mnt`), nil for a fake proc root.
     func ownMountNamespace() -> [UInt8]?
+    /// A reader of the same proc root for a second worker thread (its own
+    /// descriptor and buffer), or nil when it cannot be used from another
+    /// thread; then the scan stays on one thread.
+    func forWorker() throws -> (any ProcReader)?
 }
 
 /// What a thread shares with its leader: `CLONE_FS` (cwd, root) and `CLONE_FILES`.
@@ -30,6 +34,7 @@ struct ThreadSharing: Equatable {
 extension ProcReader {
     func sharing(_ pid: Int32, thread tid: Int32) -> ThreadSharing? { nil }
     func ownMountNamespace() -> [UInt8]? { nil }
+    func forWorker() throws -> (any ProcReader)? { nil }
 }
 
 /// The files of one process (or one of its threads), by relative name.
@@ -58,11 +63,16 @@ final class SystemProcReader: ProcReader {
     /// One read buffer for the whole scan: /proc files are read whole, often.
     private let buffer = ProcReadBuffer()
 
+    private let procRoot: String
+
     /// - Throws: `TreesError.system` when `open(2)` of `procRoot` fails.
     init(procRoot: String) throws {
+        self.procRoot = procRoot
         root = try Directory.open(procRoot)
         live = canonicalPath(procRoot) == "/proc"
     }
+
+    func forWorker() throws -> (any ProcReader)? { try SystemProcReader(procRoot: procRoot) }
 
     func sharing(_ pid: Int32, thread tid: Int32) -> ThreadSharing? {
         guard live else { return nil }
@@ -112,8 +122,30 @@ struct SystemProcessFiles: ProcessFiles {
         try ProcFileError.catching(file) { try directory.readLink(Array(file.utf8)) }
     }
 
+    /// Lists `fd/` or `task/` on a descriptor of its own that `fdopendir`
+    /// takes over: `Directory.entries()` duplicates and rewinds (it may
+    /// list a directory twice), three system calls a listing this saves.
     func list(_ name: String) throws(ProcFileError) -> [String] {
-        try ProcFileError.catching(name) { try directory.openDirectory(name).entries().map(\.name.display) }
+        let fd = retryingEINTR { name.withCString { openat(directory.fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) } }
+        guard fd >= 0 else { throw ProcFileError(file: name, errno: errno) }
+        guard let dir = fdopendir(fd) else {
+            let err = errno
+            close(fd)
+            throw ProcFileError(file: name, errno: err)
+        }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while true {
+            errno = 0
+            guard let entry = readdir(dir) else {
+                if errno != 0 { throw ProcFileError(file: name, errno: errno) }
+                return names
+            }
+            let text = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if text != "." && text != ".." { names.append(text) }
+        }
     }
 
     func openPath(_ path: [UInt8], directory isDirectory: Bool) -> Int32? {

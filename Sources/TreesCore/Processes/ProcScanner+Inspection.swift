@@ -42,6 +42,23 @@ struct ProcessFindings {
         failures.append((error.file, error.problem))
     }
 
+    /// Reads a directory link (`root`, `cwd`); one too long to spell is
+    /// put aside for `addUnspellable` instead of being a failure.
+    mutating func readLink(_ link: String, in files: any ProcessFiles, unspellable: inout [(String, EvidenceKind)],
+                           kind: EvidenceKind) throws(ProcessGone) -> [UInt8]? {
+        do throws(ProcFileError) {
+            return try files.readLink(link)
+        } catch {
+            if error.meansGone { throw ProcessGone() }
+            if error.errno == ENAMETOOLONG {
+                unspellable.append((link, kind))
+            } else {
+                record(error)
+            }
+            return nil
+        }
+    }
+
     /// `exe, cwd, fd: Permission denied; maps: Input/output error`. Every
     /// `fd/N` counts as `fd`: a denied process has hundreds of them.
     var reason: String {
@@ -93,10 +110,13 @@ extension ProcScanner {
             var files = process
             var usedThread: String?
             var exe: [UInt8]?
+            var exeUnspellable = false
             do throws(ProcFileError) {
                 exe = try process.readLink("exe")
             } catch {
-                if !error.meansGone {
+                if error.errno == ENAMETOOLONG {
+                    exeUnspellable = true
+                } else if !error.meansGone {
                     found.record(error)
                 } else {
                     // No exe and no arguments: a kernel thread, or a process
@@ -113,7 +133,8 @@ extension ProcScanner {
                     exe = try found.attempt({ () throws(ProcFileError) in try thread.readLink("exe") })
                 }
             }
-            try inspectLinks(files, pid: pid, exe: exe, cmdline: cmdline, context: context, found: &found, matcher: &matcher)
+            try inspectLinks(files, pid: pid, exe: exe, exeUnspellable: exeUnspellable, cmdline: cmdline, context: context,
+                             found: &found, matcher: &matcher)
             if stat.threads > 1 {
                 inspectThreads(pid, of: process, skipping: usedThread, reader: reader, context: context,
                                found: &found, matcher: &matcher)
@@ -127,13 +148,15 @@ extension ProcScanner {
     /// Everything after exe: cwd, root, fd, maps, environ, the arguments and the cgroup.
     /// Each path is first matched by its spelling; what that misses is
     /// resolved in the process's own view and attributed by identity.
-    private func inspectLinks(_ files: any ProcessFiles, pid: Int32, exe: [UInt8]?, cmdline: [UInt8], context: ScanContext,
-                              found: inout ProcessFindings, matcher: inout ProcPathMatcher) throws(ProcessGone) {
-        let rootShown = try found.attempt({ () throws(ProcFileError) in try files.readLink("root") })
-        let cwdShown = try found.attempt({ () throws(ProcFileError) in try files.readLink("cwd") })
+    private func inspectLinks(_ files: any ProcessFiles, pid: Int32, exe: [UInt8]?, exeUnspellable: Bool, cmdline: [UInt8],
+                              context: ScanContext, found: inout ProcessFindings, matcher: inout ProcPathMatcher) throws(ProcessGone) {
+        var unspellable: [(String, EvidenceKind)] = exeUnspellable ? [("exe", .exe)] : []
+        let rootShown = try found.readLink("root", in: files, unspellable: &unspellable, kind: .root)
+        let cwdShown = try found.readLink("cwd", in: files, unspellable: &unspellable, kind: .cwd)
         let view = context.view(of: files, pid: pid, rootShown: rootShown, cwdShown: cwdShown)
-        if let exe { found.add(matcher.tree(ofKernelPath: exe[...]) ?? view?.tree(ofFileShown: exe[...]), .exe) }
+        if let exe { found.add(matcher.tree(ofKernelPath: exe[...]) ?? view?.tree(ofFileShown: exe[...], link: "exe"), .exe) }
         addDirectories(rootShown: rootShown, cwdShown: cwdShown, view: view, found: &found, matcher: &matcher)
+        addUnspellable(unspellable, view: view, found: &found)
         do throws(ProcFileError) {
             try addDescriptors(files, view: view, found: &found, matcher: &matcher)
         } catch {
@@ -174,14 +197,36 @@ extension ProcScanner {
     /// when the process is gone; other failures of one descriptor are kept.
     private func addDescriptors(_ files: any ProcessFiles, view: ProcessView?,
                                 found: inout ProcessFindings, matcher: inout ProcPathMatcher) throws(ProcFileError) {
+        var unspellable: [(String, EvidenceKind)] = []
         for fd in try files.list("fd") where !fd.isEmpty && fd.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
             do throws(ProcFileError) {
                 let shown = try files.readLink("fd/" + fd)
-                found.add(matcher.tree(ofKernelPath: shown[...]) ?? view?.tree(ofFileShown: shown[...]), .fd)
+                found.add(matcher.tree(ofKernelPath: shown[...]) ?? view?.tree(ofFileShown: shown[...], link: "fd/" + fd), .fd)
             } catch {
                 // ENOENT here only means this descriptor was closed since the listing.
                 if error.errno == ESRCH { throw error }
-                if error.errno != ENOENT { found.record(error) }
+                if error.errno == ENAMETOOLONG {
+                    unspellable.append(("fd/" + fd, .fd))
+                } else if error.errno != ENOENT {
+                    found.record(error)
+                }
+            }
+        }
+        addUnspellable(unspellable, view: view, found: &found)
+    }
+
+    /// Links whose path is longer than the kernel will spell (a process
+    /// deep in a directory tree, such as an install walking one) are
+    /// placed by identity instead of making the process unknown; only
+    /// what identity cannot place either is recorded as a failure. Without
+    /// a view there are no trees on disk to be in.
+    private func addUnspellable(_ links: [(String, EvidenceKind)], view: ProcessView?, found: inout ProcessFindings) {
+        for (link, kind) in links {
+            switch view?.tree(ofUnspellableLink: link) ?? .tree(nil) {
+            case .tree(let tree):
+                found.add(tree, kind)
+            case .unknown:
+                found.record(ProcFileError(file: link, errno: ENAMETOOLONG))
             }
         }
     }

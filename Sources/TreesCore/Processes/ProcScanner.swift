@@ -20,6 +20,10 @@ public struct ProcScanner {
     let currentResolver: ((TreeName) -> Rev?)?
     /// Whose view of /proc this is: `hidepid` hides nothing from root. A test seam.
     var effectiveUID: uid_t
+    /// Threads inspecting processes: 2 splits a large /proc between two
+    /// cores (most of a scan is the kernel formatting /proc files, which
+    /// runs on the calling thread's core); 1 scans on the calling thread.
+    public var workers = 2
 
     public init(treesRoot: String, procRoot: String = "/proc", currentResolver: ((TreeName) -> Rev?)? = nil) {
         self.treesRoot = treesRoot
@@ -40,15 +44,63 @@ public struct ProcScanner {
             throw TreesError(.usage, "the trees root \(quoted(treesRoot)) is not an absolute path")
         }
         var matcher = ProcPathMatcher(roots: rootSpellings(), resolveCurrent: currentResolver)
-        let context = ScanContext(locator: TreeLocator(rootPath: treesRoot), ownNamespace: reader.ownMountNamespace())
+        let context = ScanContext(locator: TreeLocator(rootPath: treesRoot, ownMountInfo: try? reader.mountInfo()), ownNamespace: reader.ownMountNamespace())
         var result = ProcScan(processes: [], unknown: [])
         if let hidden = hiddenProcesses(reader) { result.unknown.append(hidden) }
-        for pid in try reader.processIDs().sorted() {
-            let found = inspect(pid, reader: reader, context: context, matcher: &matcher)
+        let pids = try reader.processIDs().sorted()
+        let inspections: [ProcInspection]
+        if workers > 1, pids.count >= parallelThreshold, let second = try? reader.forWorker() {
+            inspections = inspectInTwo(pids, first: (reader, context, matcher),
+                                       second: (second, context.forWorker(), matcher))
+        } else {
+            inspections = pids.map { inspect($0, reader: reader, context: context, matcher: &matcher) }
+        }
+        for found in inspections {
             if let evidence = found.evidence { result.processes.append(evidence) }
             if let unknown = found.unknown { result.unknown.append(unknown) }
         }
         return result
+    }
+
+    /// Below this many processes a second thread costs more than it saves
+    /// (a parameter so that a test can make a small /proc take two threads).
+    var parallelThreshold = 256
+
+    /// Inspects even-indexed pids on this thread and odd-indexed ones on a
+    /// second, each with its own reader, caches and matcher (nothing is
+    /// shared but the immutable trees), and returns the inspections in pid
+    /// order. Interleaving keeps the halves alike: pids near each other are
+    /// often alike (a pool of workers, a burst of jobs).
+    private func inspectInTwo(_ pids: [Int32],
+                              first: (any ProcReader, ScanContext, ProcPathMatcher),
+                              second: (any ProcReader, ScanContext, ProcPathMatcher)) -> [ProcInspection] {
+        let other = WorkerResult()
+        let worker = ScanWorker {
+            var matcher = second.2
+            var found: [ProcInspection] = []
+            found.reserveCapacity(pids.count / 2)
+            for index in stride(from: 1, to: pids.count, by: 2) {
+                found.append(self.inspect(pids[index], reader: second.0, context: second.1, matcher: &matcher))
+            }
+            other.inspections = found
+        }
+        let started = worker.start()
+        var matcher = first.2
+        var mine: [ProcInspection] = []
+        mine.reserveCapacity((pids.count + 1) / 2)
+        let step = started ? 2 : 1
+        for index in stride(from: 0, to: pids.count, by: step) {
+            mine.append(inspect(pids[index], reader: first.0, context: first.1, matcher: &matcher))
+        }
+        guard started else { return mine }
+        worker.join()
+        var merged: [ProcInspection] = []
+        merged.reserveCapacity(pids.count)
+        for index in 0..<mine.count {
+            merged.append(mine[index])
+            if index < other.inspections.count { merged.append(other.inspections[index]) }
+        }
+        return merged
     }
 
     /// The root as given and as the kernel shows it: exe, cwd and maps show a

@@ -9,7 +9,7 @@ enum ProcWords {
     /// The path-like words of a NUL-separated `cmdline`.
     static func inCommandLine(_ cmdline: [UInt8]) -> [ArraySlice<UInt8>] {
         var words: [ArraySlice<UInt8>] = []
-        for argument in cmdline.split(separator: 0) {
+        ProcBytes.forEachPiece(of: cmdline[...], separator: 0) { argument in
             // `--config=/x/c.ini` names a path after its `=` only.
             if argument.first == UInt8(ascii: "-"), let eq = argument.firstIndex(of: equals) {
                 add(argument[(eq + 1)...], to: &words)
@@ -23,8 +23,8 @@ enum ProcWords {
     /// The path-like words of the values of a NUL-separated `environ`.
     static func inEnvironment(_ environ: [UInt8]) -> [ArraySlice<UInt8>] {
         var words: [ArraySlice<UInt8>] = []
-        for entry in environ.split(separator: 0) {
-            guard let eq = entry.firstIndex(of: equals) else { continue }
+        ProcBytes.forEachPiece(of: environ[...], separator: 0) { entry in
+            guard let eq = entry.firstIndex(of: equals) else { return }
             add(entry[(eq + 1)...], to: &words)
         }
         return words
@@ -32,8 +32,8 @@ enum ProcWords {
 
     private static func add(_ text: ArraySlice<UInt8>, to words: inout [ArraySlice<UInt8>]) {
         guard text.contains(ProcBytes.slash) else { return }
-        for piece in text.split(separator: colon) where piece.contains(ProcBytes.slash) {
-            words.append(piece)
+        ProcBytes.forEachPiece(of: text, separator: colon) { piece in
+            if piece.contains(ProcBytes.slash) { words.append(piece) }
         }
     }
 }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CTreesShim
 
 /// One process (or thread) seen from inside: the paths it shows are
 /// resolved in its own mount namespace and root (through `/proc/PID/root`
@@ -18,6 +19,12 @@ struct ProcessView {
     private let isOwnView: Bool
     /// The working directory as shown, for words relative to it.
     private let cwd: [UInt8]?
+    /// Whether the process's mount namespace has a mount of a part of a
+    /// tree (read from its mountinfo once per namespace); only then is a
+    /// file outside every tree checked for being such a mount itself.
+    private let seesMountsOfTrees: Bool
+    /// `/proc/PID/root`, opened on first use, for `openat2`.
+    private let rootDirectory: LazyDescriptor
 
     init(files: any ProcessFiles, locator: TreeLocator, mountNamespace: [UInt8]?, ownNamespace: [UInt8]?,
          rootShown: [UInt8]?, cwdShown: [UInt8]?, pid: Int32) {
@@ -32,6 +39,12 @@ struct ProcessView {
             isOwnView = false
         }
         cwd = cwdShown
+        rootDirectory = LazyDescriptor { [files] in files.openPath(Array("root".utf8), directory: true) }
+        if let mountNamespace {
+            seesMountsOfTrees = locator.learnMounts(ofNamespace: locator.view(mountNamespace)) { try? files.read("mountinfo") }
+        } else {
+            seesMountsOfTrees = false
+        }
     }
 
     /// The tree holding the directory behind one of the process's links
@@ -45,12 +58,41 @@ struct ProcessView {
         return tree
     }
 
+    /// What a link (`cwd`, `root`, `exe`, `fd/N`) whose path the kernel
+    /// cannot spell (deeper than `PATH_MAX`: ENAMETOOLONG) holds, found by
+    /// opening the link itself. A directory is walked up; a file is placed
+    /// only by its mount (a mount of a part of a tree) or its device: on a
+    /// device without trees it is in none. `.unknown` when that cannot be
+    /// told, so gc still fails closed.
+    func tree(ofUnspellableLink link: String) -> LinkTarget {
+        guard let fd = files.openPath(Array(link.utf8), directory: false) else { return .unknown }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            close(fd)
+            return .unknown
+        }
+        if st.st_mode & S_IFMT == S_IFDIR { return .tree(locator.tree(walkingUpFrom: fd)) }
+        let device = UInt64(st.st_dev)
+        if let tree = locator.tree(ofMountedFile: fd) { return .tree(tree) }
+        return locator.hasTrees(onDevice: device) ? .unknown : .tree(nil)
+    }
+
     /// The tree holding a file the kernel reported (`exe`, `fd/N`, a maps
-    /// path), found from the directory that holds it.
-    func tree(ofFileShown shown: ArraySlice<UInt8>) -> TreeRef? {
+    /// path), found from the directory that holds it, or from the file
+    /// itself when it is a mount of a file of a tree. `link` (`exe`,
+    /// `fd/N`) opens that very file, whatever its path now resolves to.
+    func tree(ofFileShown shown: ArraySlice<UInt8>, link: String? = nil) -> TreeRef? {
         guard shown.first == ProcBytes.slash, ProcBytes.droppingDeletedSuffix(shown).count == shown.count,
               let slash = shown.lastIndex(of: ProcBytes.slash) else { return nil }
-        return tree(ofDirectory: slash == shown.startIndex ? [ProcBytes.slash] : shown[..<slash])
+        if let tree = tree(ofDirectory: slash == shown.startIndex ? [ProcBytes.slash] : shown[..<slash]) { return tree }
+        guard seesMountsOfTrees else { return nil }
+        let key = ViewPath(view: view, path: shown, file: true)
+        if link == nil, let known = locator.cached(key) { return known }
+        let fd = link.flatMap { files.openPath(Array($0.utf8), directory: false) } ?? open(shown, directory: false)
+        guard let fd else { return nil }
+        let tree = locator.tree(ofMountedFile: fd)
+        if link == nil { locator.remember(key, tree) }
+        return tree
     }
 
     /// The trees a word of the command line or environment names, resolved
@@ -93,13 +135,58 @@ struct ProcessView {
         return tree
     }
 
+    /// Opens an absolute path as the process sees it. Outside the scanner's
+    /// own view it is resolved with `openat2(RESOLVE_IN_ROOT)` below
+    /// `/proc/PID/root`, so an absolute symlink on the way (or `..`) stays
+    /// in the process's root and mount namespace; through the magic link
+    /// alone it would resolve against the scanner's root. Kernels without
+    /// `openat2` (before 5.6) get the plain open.
     private func open(_ path: ArraySlice<UInt8>, directory: Bool) -> Int32? {
+        let flags = openPathFlag | O_CLOEXEC | (directory ? O_DIRECTORY : 0)
         if isOwnView {
             let fd = retryingEINTR { (Array(path) + [0]).withUnsafeBufferPointer { p in
-                p.withMemoryRebound(to: CChar.self) { c in
-                    c.baseAddress.map { Glibc.open($0, openPathFlag | O_CLOEXEC | (directory ? O_DIRECTORY : 0)) } ?? -1 } } }
+                p.withMemoryRebound(to: CChar.self) { c in c.baseAddress.map { Glibc.open($0, flags) } ?? -1 } } }
             return fd >= 0 ? fd : nil
+        }
+        if locator.hasOpenat2, let root = rootDirectory.fd {
+            let fd = retryingEINTR { (Array(path) + [0]).withUnsafeBufferPointer { p in
+                p.withMemoryRebound(to: CChar.self) { c in
+                    c.baseAddress.map { CT_openat2(root, $0, UInt64(flags), ProcessView.resolveInRoot | ProcessView.resolveNoMagicLinks) } ?? -1 } } }
+            if fd >= 0 { return fd }
+            if errno != ENOSYS { return nil }
+            locator.hasOpenat2 = false
         }
         return files.openPath(Array("root".utf8) + path, directory: directory)
     }
+
+    private static let resolveNoMagicLinks: UInt64 = 0x02
+    private static let resolveInRoot: UInt64 = 0x10
+}
+
+/// A descriptor opened on first use and closed with the last copy of the
+/// view that holds it.
+final class LazyDescriptor {
+    private let opener: () -> Int32?
+    private var opened = false
+    private var value: Int32?
+
+    init(_ opener: @escaping () -> Int32?) { self.opener = opener }
+
+    var fd: Int32? {
+        if !opened {
+            opened = true
+            value = opener()
+        }
+        return value
+    }
+
+    deinit { if let value { close(value) } }
+}
+
+/// What a link without a spelling was found to hold.
+enum LinkTarget: Equatable {
+    /// In this tree, or (nil) in none.
+    case tree(TreeRef?)
+    /// Could not be told.
+    case unknown
 }

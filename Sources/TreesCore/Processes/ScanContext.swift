@@ -12,6 +12,11 @@ struct ScanContext {
         rootTag = locator?.root.map(Cgroup.rootTag(of:))
     }
 
+    /// The same context with caches of its own, for a second worker.
+    func forWorker() -> ScanContext {
+        ScanContext(locator: locator?.forWorker(), ownNamespace: ownNamespace)
+    }
+
     /// The view of one process (or thread) for the identity pass; nil when
     /// there are no trees to find by identity.
     func view(of files: any ProcessFiles, pid: Int32, rootShown: [UInt8]?, cwdShown: [UInt8]?) -> ProcessView? {

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CTreesShim
 
 /// Maps directories to trees by identity, for one scan.
 ///
@@ -25,6 +26,20 @@ final class TreeLocator {
     /// a cache key is built without copying bytes.
     private var views: [[UInt8]: Int] = [:]
     private static let maximumDepth = 1024
+    /// Where the root lies within its filesystem (mountinfo device and
+    /// path from the filesystem's top), to recognise mounts of a part of a
+    /// tree; nil when that cannot be told.
+    private var rootInFilesystem: (device: UInt64, path: [UInt8])?
+    private var trees: Set<TreeRef> = []
+    /// Mounts (by mount id, unique across namespaces) whose root lies
+    /// inside a tree: everything reached through one is in that tree.
+    private var mountTrees: [UInt64: TreeRef] = [:]
+    /// Mount namespaces whose mountinfo was read, and whether it has such mounts.
+    private var namespaces: [Int: Bool] = [:]
+
+    /// Cleared when `openat2(2)` turns out missing (ENOSYS), so that the
+    /// rest of the scan does not try it again.
+    var hasOpenat2 = true
 
     /// Whether any tree exists to look for; a fake proc root's trees root
     /// does not, and then only the path pass runs.
@@ -32,12 +47,23 @@ final class TreeLocator {
 
     /// Reads every `ROOT/NAME/REV` directory's identity. A root that cannot
     /// be opened yields an inactive locator (the path pass still runs).
-    init(rootPath: String) {
-        guard let dir = try? Directory.open(rootPath), let rootID = FileIdentity(fd: dir.fd) else {
+    /// - Parameter ownMountInfo: the scanner's `self/mountinfo`, to place
+    ///   the root within its filesystem; without it mounts of a part of a
+    ///   tree are not recognised.
+    init(rootPath: String, ownMountInfo: [UInt8]? = nil) {
+        guard let dir = try? Directory.open(rootPath), let rootFile = MountedFile(fd: dir.fd) else {
             root = nil
             return
         }
+        let rootID = rootFile.identity
         root = rootID
+        if let ownMountInfo, let mountID = rootFile.mountID, let real = canonicalPath(rootPath),
+           let mount = MountTable.entries(ownMountInfo).first(where: { $0.id == mountID }),
+           let below = MountTable.relative(Array(real.utf8), below: mount.mountPoint) {
+            var path = mount.root
+            if !below.isEmpty { path = (path == [ProcBytes.slash] ? [] : path) + [ProcBytes.slash] + below }
+            rootInFilesystem = (mount.device, path)
+        }
         devices.insert(rootID.device)
         for entry in (try? dir.entries()) ?? [] {
             let nameText = entry.name.display
@@ -48,9 +74,24 @@ final class TreeLocator {
                 guard revText != "current", Rev.isValid(revText), let rev = try? Rev(revText),
                       let top = FileIdentity(at: names.fd, revText) else { continue }
                 tops[top] = TreeRef(name: name, rev: rev)
+                trees.insert(TreeRef(name: name, rev: rev))
                 devices.insert(top.device)
             }
         }
+    }
+
+    /// Another locator for the same scan with the same trees and empty
+    /// caches, for a second worker: caches are per worker, never shared,
+    /// so no lock is taken on the hot path.
+    func forWorker() -> TreeLocator { TreeLocator(copying: self) }
+
+    private init(copying other: TreeLocator) {
+        root = other.root
+        tops = other.tops
+        devices = other.devices
+        rootInFilesystem = other.rootInFilesystem
+        trees = other.trees
+        hasOpenat2 = other.hasOpenat2
     }
 
     /// The tree holding the directory open at `fd` (an `O_PATH` descriptor
@@ -60,9 +101,17 @@ final class TreeLocator {
         var passed: [FileIdentity] = []
         var found: TreeRef?
         for _ in 0..<TreeLocator.maximumDepth {
-            guard let here = FileIdentity(fd: fd), here != passed.last else { break }
+            guard let file = MountedFile(fd: fd), file.identity != passed.last else { break }
+            let here = file.identity
             if let top = tops[here] { found = top; break }
             if let known = walked[here] { found = known; break }
+            // Reached through a mount of a part of a tree: `..` from the
+            // mount's root would leave the tree, but all it shows is inside.
+            if let mount = file.mountID, let tree = mountTrees[mount] {
+                found = tree
+                passed.append(here)
+                break
+            }
             passed.append(here)
             // Above a directory on a device without trees there can still be
             // a tree (a mount inside one), but no path string spells a file
@@ -76,6 +125,40 @@ final class TreeLocator {
         if fd >= 0 { close(fd) }
         for directory in passed { walked[directory] = found }
         return found
+    }
+
+    /// Whether any tree lives on `device` (as `st_dev` gives it).
+    func hasTrees(onDevice device: UInt64) -> Bool { devices.contains(device) }
+
+    /// The tree holding the file open at `fd` (an `O_PATH` descriptor this
+    /// call closes) when it was reached through a mount of a part of a tree,
+    /// as a single file bind-mounted elsewhere is.
+    func tree(ofMountedFile fd: Int32) -> TreeRef? {
+        defer { close(fd) }
+        guard let mount = MountedFile(fd: fd)?.mountID else { return nil }
+        return mountTrees[mount]
+    }
+
+    /// Reads a mount namespace's table once per scan (`read` gives its
+    /// mountinfo) and remembers the mounts whose root lies inside a tree.
+    /// Returns whether there are any, so that files are checked only then.
+    func learnMounts(ofNamespace namespace: Int, read: () -> [UInt8]?) -> Bool {
+        if let known = namespaces[namespace] { return known }
+        var any = false
+        if let location = rootInFilesystem, let text = read() {
+            for mount in MountTable.entries(text) where mount.device == location.device {
+                guard let below = MountTable.relative(mount.root, below: location.path) else { continue }
+                let parts = below.split(separator: ProcBytes.slash, maxSplits: 2)
+                guard parts.count >= 2, let name = try? TreeName(String(decoding: parts[0], as: UTF8.self)),
+                      let rev = try? Rev(String(decoding: parts[1], as: UTF8.self)) else { continue }
+                let tree = TreeRef(name: name, rev: rev)
+                guard trees.contains(tree) else { continue }
+                mountTrees[mount.id] = tree
+                any = true
+            }
+        }
+        namespaces[namespace] = any
+        return any
     }
 
     /// The cached answer for a spelling in a view, if it was resolved before.
@@ -96,4 +179,6 @@ final class TreeLocator {
 struct ViewPath: Hashable {
     var view: Int
     var path: ArraySlice<UInt8>
+    /// Asked about the file itself (a mounted file), not as a directory.
+    var file = false
 }

@@ -21,7 +21,15 @@ public final class SQLiteConnection {
         var flags = readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE
         if create && !readOnly { flags |= SQLITE_OPEN_CREATE }
         flags |= SQLITE_OPEN_NOMUTEX
-        let rc = sqlite3_open_v2(path, &handle, flags, nil)
+        var name = path
+        if readOnly {
+            // `readonly_shm`: the -shm index is mapped read-only, so a reader
+            // writes nothing at all (SQLite builds a private index in memory
+            // when no writer has initialised the shared one).
+            flags |= SQLITE_OPEN_URI
+            name = "file:" + SQLiteConnection.uriEscaped(path) + "?readonly_shm=1"
+        }
+        let rc = sqlite3_open_v2(name, &handle, flags, nil)
         guard rc == SQLITE_OK, let handle else {
             let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
             if let handle { sqlite3_close_v2(handle) }
@@ -71,6 +79,20 @@ public final class SQLiteConnection {
     }
 
     deinit { sqlite3_close_v2(db) }
+
+    /// A path as the path part of an SQLite `file:` URI: `%`, `?` and `#`
+    /// (and any byte outside printable ASCII) percent-encoded.
+    static func uriEscaped(_ path: String) -> String {
+        var out = ""
+        for byte in path.utf8 {
+            if byte > 0x20 && byte < 0x7f && byte != UInt8(ascii: "%") && byte != UInt8(ascii: "?") && byte != UInt8(ascii: "#") {
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                out += "%" + String(byte >> 4, radix: 16) + String(byte & 0xf, radix: 16)
+            }
+        }
+        return out
+    }
 
     func error(_ rc: Int32) -> SQLiteError {
         SQLiteError(code: sqlite3_extended_errcode(db) != 0 ? sqlite3_extended_errcode(db) : rc,

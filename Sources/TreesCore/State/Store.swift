@@ -85,6 +85,11 @@ public final class Store {
     /// it is someone else's, and trees never adds its tables to it.
     static let applicationID: Int64 = 0x5452_4545
 
+    /// Thrown by a read-only open that finds the schema older than this
+    /// trees (or not yet stamped): the caller opens read-write instead,
+    /// which migrates.
+    struct NeedsMigration: Error {}
+
     /// Opens the database, creating it only when `create` is set and only
     /// where no tree is installed yet.
     ///
@@ -94,25 +99,34 @@ public final class Store {
     /// disk. A file that is SQLite but not trees' (another application_id,
     /// or tables that are not trees') is refused and left untouched.
     /// - Parameters:
+    ///   - lockTimeout: seconds to wait for a busy database or its write lock.
+    ///   - readOnly: for readers (ps, list, wait): a read-only connection
+    ///     never checkpoints the write-ahead log on close, so reading writes
+    ///     nothing under `.trees/`. Throws `NeedsMigration` when the schema
+    ///     is older than this trees.
     ///   - treesOnDisk: whether any tree exists under the root (asked only
     ///     when the database is missing or empty).
     ///   - rebuild: `trees doctor --repair` rebuilding the database from the
     ///     trees on disk; an empty or missing one may then be created.
-    init(path: String, metaDirectory: Directory, create: Bool, lockTimeout: Double,
+    init(path: String, metaDirectory: Directory, create: Bool, lockTimeout: Double, readOnly: Bool = false,
          treesOnDisk: () -> Bool = { false }, rebuild: Bool = false) throws {
         self.path = path
         self.lockTimeout = lockTimeout
-        let lockFD = openat(metaDirectory.fd, "write.lock", O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        writeLock = lockFD >= 0 ? FileDescriptor(lockFD) : nil
+        if readOnly {
+            writeLock = nil
+        } else {
+            let lockFD = openat(metaDirectory.fd, "write.lock", O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            writeLock = lockFD >= 0 ? FileDescriptor(lockFD) : nil
+        }
         if access(path, F_OK) != 0 {
             if !rebuild && treesOnDisk() { throw Store.unusable(path, "is missing") }
-            if !create {
+            if !create || readOnly {
                 throw TreesError(.notFound, "no state database at \(path)",
                                  hint: "Nothing has been installed under this root yet; check --root or TREES_ROOT.")
             }
         }
         do {
-            db = try SQLiteConnection(path: path, create: create,
+            db = try SQLiteConnection(path: path, create: create && !readOnly, readOnly: readOnly,
                                       busyTimeoutMilliseconds: Int32(lockTimeout * 1000))
         } catch let e as SQLiteError {
             throw Store.translate(e, path: path)
@@ -129,6 +143,7 @@ public final class Store {
             // may only read is used as it is; its owner's next command marks it.
             let readOnlyLegacy = version == Store.schemaVersion && access(path, W_OK) != 0
             if version < Store.schemaVersion || (appID == 0 && !readOnlyLegacy) {
+                if readOnly { throw NeedsMigration() }
                 try migrate(metaDirectory: metaDirectory, treesOnDisk: { !rebuild && treesOnDisk() })
             }
             try db.execute(Store.connectionPragmas)

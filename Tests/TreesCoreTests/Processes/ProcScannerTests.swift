@@ -376,3 +376,45 @@ extension ProcScannerTests {
         }
     }
 }
+
+@Suite struct TwoWorkerScanTests {
+    /// The live /proc scanned on one thread and on two gives the same
+    /// evidence for jobs planted in a temporary root: per-worker caches and
+    /// readers lose and duplicate nothing, and the order stays by pid.
+    @Test func twoWorkersFindWhatOneFinds() throws {
+        var template = Array("/tmp/trees-workers-XXXXXX".utf8CString)
+        let base = try #require(mkdtemp(&template).map { String(cString: $0) }.flatMap(canonicalPath))
+        let root = base + "/root"
+        let dirs = [root, root + "/app", root + "/app/r1", root + "/app/r2"]
+        for dir in dirs { #expect(mkdir(dir, 0o755) == 0) }
+        var jobs: [pid_t] = []
+        defer {
+            for pid in jobs { kill(pid, SIGKILL); var status: Int32 = 0; waitpid(pid, &status, 0) }
+            for dir in dirs.reversed() { rmdir(dir) }
+            rmdir(base)
+        }
+        for (i, rev) in ["r1", "r2", "r1", "r2", "r1"].enumerated() {
+            var pid: pid_t = 0
+            // Even: cwd in the tree. Odd: an environment value naming a path in it.
+            let words: [String] = ["/bin/sh", "-c", (i % 2 == 0 ? "cd \(root)/app/\(rev) && " : "") + "exec /bin/sleep 30"]
+            let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
+            let envp: [UnsafeMutablePointer<CChar>?] = [strdup(i % 2 == 0 ? "A=b" : "JOB_FILE=\(root)/app/\(rev)/x"), nil]
+            defer { (argv + envp).forEach { free($0) } }
+            #expect(posix_spawn(&pid, "/bin/sh", nil, nil, argv, envp) == 0)
+            jobs.append(pid)
+        }
+        usleep(300_000)
+        var serial = ProcScanner(treesRoot: root)
+        serial.workers = 1
+        var parallel = ProcScanner(treesRoot: root)
+        parallel.parallelThreshold = 1
+        func planted(_ scan: ProcScan) -> [String] {
+            scan.processes.filter { jobs.contains($0.pid) }
+                .map { "\($0.pid) " + $0.trees.keys.map(\.description).sorted().joined(separator: ",") }
+        }
+        let one = try serial.scan(), two = try parallel.scan()
+        #expect(planted(one).count == jobs.count, "\(planted(one))")
+        #expect(planted(two) == planted(one))
+        #expect(two.processes.map(\.pid) == two.processes.map(\.pid).sorted())
+    }
+}
