@@ -25,20 +25,18 @@ struct GC: ParsableCommand {
     var keep: Int = 2
 
     @Option(help: ArgumentHelp("Keep trees out of current for less than this (90, 30s, 5m, 2h, 1d).", valueName: "DURATION"))
-    var minAge: String = "5m"
+    var minAge = DurationArgument(seconds: 300, spelled: "5m")
 
     @Flag(help: "Wait for another running gc (at most TREES_LOCK_TIMEOUT) instead of exiting 75.")
     var waitLock = false
 
-    @Option(help: ArgumentHelp("Prune history (trees log) older than this (default 90d).", valueName: "DURATION"))
-    var keepHistory: String = "90d"
+    @Option(help: ArgumentHelp("Prune history (trees log) older than this (90, 30s, 5m, 2h, 1d).", valueName: "DURATION"))
+    var keepHistory = DurationArgument(seconds: 90 * 86_400, spelled: "90d")
 
     @Flag(help: "Print the result as JSON.")
     var json = false
 
     func validate() throws {
-        if parseDuration(minAge) == nil { throw ValidationError("invalid DURATION '\(minAge)': use 90, 30s, 5m, 2h or 1d") }
-        if parseDuration(keepHistory) == nil { throw ValidationError("invalid DURATION '\(keepHistory)': use 90, 30s, 5m, 2h or 1d") }
         if keep < 0 { throw ValidationError("--keep must be 0 or more") }
     }
 
@@ -68,8 +66,8 @@ struct GC: ParsableCommand {
         }
         let outcomes = try withExtendedLifetime(lock) {
             defer { progress.finish() }
-            return try collector.collect(policy: GCPolicy(keep: keep, minAge: parseDuration(minAge) ?? 300,
-                                                historyRetention: parseDuration(keepHistory)), dryRun: dryRun)
+            return try collector.collect(policy: GCPolicy(keep: keep, minAge: minAge.seconds,
+                                                historyRetention: keepHistory.seconds), dryRun: dryRun)
         }
         global.refreshMetrics()
         let rows = outcomes.map {

@@ -22,14 +22,10 @@ struct Log: ParsableCommand {
     var name: String?
 
     @Option(help: ArgumentHelp("Only entries from the last DURATION (90, 30s, 5m, 2h, 1d).", valueName: "DURATION"))
-    var since: String?
+    var since: DurationArgument?
 
     @Flag(help: "Print the result as JSON.")
     var json = false
-
-    func validate() throws {
-        if let since, parseDuration(since) == nil { throw ValidationError("invalid DURATION '\(since)': use 90, 30s, 5m, 2h or 1d") }
-    }
 
     struct Row: Encodable {
         let at: String
@@ -47,7 +43,7 @@ struct Log: ParsableCommand {
             return
         }
         let store = try root.openStore(create: true)
-        let cutoff = since.flatMap(parseDuration).map { unixNow() - $0 }
+        let cutoff = since.map { unixNow() - $0.seconds }
         let rows = try store.history(name: filter, since: cutoff).map {
             Row(at: rfc3339($0.at), name: $0.name, rev: $0.rev, event: $0.event, previous: $0.previous, detail: $0.detail)
         }

@@ -16,11 +16,7 @@ struct Remove: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: ArgumentHelp("The tree to delete.", valueName: "NAME@REV")) var tree: String
     @Flag(help: "Wait until nothing runs from the tree, then delete it.") var wait = false
-    @Option(help: ArgumentHelp("With --wait, give up after this long (exit 75).", valueName: "DURATION")) var timeout: String?
-
-    func validate() throws {
-        if let timeout, parseDuration(timeout) == nil { throw ValidationError("invalid DURATION '\(timeout)': use 90, 30s, 5m, 2h or 1d") }
-    }
+    @Option(help: ArgumentHelp("With --wait, give up after this long (90, 30s, 5m, 2h, 1d; exit 75).", valueName: "DURATION")) var timeout: DurationArgument?
 
     func run() throws {
         let ref = try TreeRef(parsing: tree)
@@ -28,7 +24,7 @@ struct Remove: ParsableCommand {
         try root.requireOperator("remove a tree")
         let collector = Collector(root: root, store: store)
         if wait {
-            let result = try Waiter(scanner: collector.scanner).wait(for: ref, timeout: timeout.flatMap(parseDuration).map(Double.init))
+            let result = try Waiter(scanner: collector.scanner).wait(for: ref, timeout: timeout?.interval)
             if !result.done {
                 let pids = result.report.holders(of: ref).map { String($0.pid) } + result.report.unknown.map { "\($0.pid) (unknown)" }
                 throw TreesError(.temporary, "timed out waiting for \(ref); still in use by pids \(pids.joined(separator: ", "))")

@@ -15,21 +15,15 @@ struct Wait: ParsableCommand {
     @Argument(help: ArgumentHelp("The tree to wait for.", valueName: "NAME@REV"))
     var tree: String
 
-    @Option(help: ArgumentHelp("Give up after this long (exit 75).", valueName: "DURATION"))
-    var timeout: String?
-
-    func validate() throws {
-        if let timeout, parseDuration(timeout) == nil {
-            throw ValidationError("invalid DURATION '\(timeout)': use 90, 30s, 5m, 2h or 1d")
-        }
-    }
+    @Option(help: ArgumentHelp("Give up after this long (90, 30s, 5m, 2h, 1d; exit 75).", valueName: "DURATION"))
+    var timeout: DurationArgument?
 
     func run() throws {
         let ref = try TreeRef(parsing: tree)
         let (root, store) = try global.openExisting(forReading: true)
         guard try store.tree(ref) != nil else { throw TreesError(.notFound, "no tree \(ref)") }
         let waiter = Waiter(scanner: UsageScanner(root: root, store: store))
-        let result = try waiter.wait(for: ref, timeout: timeout.flatMap(parseDuration).map(Double.init))
+        let result = try waiter.wait(for: ref, timeout: timeout?.interval)
         if result.done { return }
         var lines = ["timed out waiting for \(ref); still running from it:"]
         for h in result.report.holders(of: ref) {
