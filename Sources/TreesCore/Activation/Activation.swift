@@ -25,9 +25,9 @@ public struct Activation {
         let target: String
         do {
             target = try nameDir.readLink("current")
-        } catch let e as TreesError where e.errno == ENOENT {
+        } catch let e as TreesError where e.errno == .noSuchFileOrDirectory {
             return nil
-        } catch let e as TreesError where e.errno == EINVAL {
+        } catch let e as TreesError where e.errno == .invalidArgument {
             throw TreesError(.failure, "\(nameDir.path)/current is not a symlink",
                              hint: "Move it away; trees manages this link itself.")
         }

@@ -7,7 +7,7 @@ import CTreesShim
 func isRealDirectory(_ dir: Directory, _ name: String) throws -> Bool {
     do {
         return (try dir.status(name).st_mode & S_IFMT) == S_IFDIR
-    } catch let e as TreesError where e.errno == ENOENT {
+    } catch let e as TreesError where e.errno == .noSuchFileOrDirectory {
         return false
     }
 }

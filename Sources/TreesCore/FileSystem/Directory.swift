@@ -47,7 +47,7 @@ public final class Directory: @unchecked Sendable {
 
     /// Opens a subdirectory, returning nil if it does not exist.
     func openDirectoryIfPresent(_ name: String) throws -> Directory? {
-        do { return try openDirectory(name) } catch let e as TreesError where e.errno == ENOENT { return nil }
+        do { return try openDirectory(name) } catch let e as TreesError where e.errno == .noSuchFileOrDirectory { return nil }
     }
 
     /// Creates a subdirectory; an existing real directory is accepted when `existingOK`.
@@ -88,7 +88,7 @@ public final class Directory: @unchecked Sendable {
 
     /// Whether `name` exists here (without following a symlink).
     func exists(_ name: String) throws -> Bool {
-        do { _ = try status(name); return true } catch let e as TreesError where e.errno == ENOENT { return false }
+        do { _ = try status(name); return true } catch let e as TreesError where e.errno == .noSuchFileOrDirectory { return false }
     }
 
     /// Lists the entries, without `.` and `..`, in no particular order.

@@ -83,9 +83,9 @@ public final class Root: @unchecked Sendable {
         if create { try dir.makeDirectory(name.value, existingOK: true) }
         do {
             return try dir.openDirectory(name.value)
-        } catch let e as TreesError where e.errno == ENOENT {
+        } catch let e as TreesError where e.errno == .noSuchFileOrDirectory {
             return nil
-        } catch let e as TreesError where e.errno == ELOOP || e.errno == ENOTDIR {
+        } catch let e as TreesError where e.errno == .tooManySymbolicLinks || e.errno == .notDirectory {
             throw TreesError(.failure, "\(path)/\(name) is not a real directory",
                              hint: "trees only acts on real directories under the root; move the symlink or file away.")
         }
@@ -113,7 +113,7 @@ public final class Root: @unchecked Sendable {
         let me = geteuid()
         guard me != 0, let owner = operatorUID, owner != me else { return }
         throw TreesError(.failure, "only the operator (uid \(owner), the owner of \(path)/.trees) or root may \(action); this is uid \(me)",
-                         errno: EPERM, hint: "See trees(1), WHO MAY DO WHAT. A job ends its own lease by exiting.")
+                         errno: .notPermitted, hint: "See trees(1), WHO MAY DO WHAT. A job ends its own lease by exiting.")
     }
 
     /// Permission settings that would let someone other than the operator

@@ -172,7 +172,7 @@ struct ArchiveExtractor {
     private func openChild(_ dir: Directory, _ name: FileName, member: String) throws -> Directory {
         do {
             return try dir.openDirectory(name)
-        } catch let e as TreesError where e.errno == ELOOP || e.errno == ENOTDIR || e.errno == EEXIST {
+        } catch let e as TreesError where e.errno == .tooManySymbolicLinks || e.errno == .notDirectory || e.errno == .fileExists {
             throw bad("member \(member) would be written through a symlink or a non-directory (\(name.display))")
         }
     }
@@ -217,7 +217,7 @@ struct ArchiveExtractor {
         let targetParent: Directory
         do {
             targetParent = try openParent(root, targetComponents.dropLast(), member: member, create: false)
-        } catch let e as TreesError where e.errno == ENOENT {
+        } catch let e as TreesError where e.errno == .noSuchFileOrDirectory {
             throw bad("hard link \(member) names \(target.display), which is not an earlier member")
         }
         var st = stat()

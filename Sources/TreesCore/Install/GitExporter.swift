@@ -64,7 +64,7 @@ struct GitExporter {
         var fs = statvfs()
         let full = statvfs(scratch, &fs) == 0 && (fs.f_bavail == 0 || fs.f_favail == 0)
         if full || text.contains("No space left on device") || text.contains("Disk quota exceeded") {
-            throw TreesError(.temporary, "no space left for git under \(scratch)", errno: ENOSPC,
+            throw TreesError(.temporary, "no space left for git under \(scratch)", errno: .noSpace,
                              hint: "Free space on the filesystem holding the root and try again; nothing was changed.")
         }
     }

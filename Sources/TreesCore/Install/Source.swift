@@ -23,7 +23,7 @@ public enum Source: Sendable, Equatable {
             try validateGitRef(gitRef)
             if isURL(source) { return .git(source, ref: gitRef) }
             guard let canonical = canonicalPath(source) else {
-                throw TreesError(.notFound, "no such git repository \(quoted(source))", errno: errno)
+                throw TreesError(.notFound, "no such git repository \(quoted(source))", errno: .current)
             }
             return .git(canonical, ref: gitRef)
         }
@@ -31,7 +31,7 @@ public enum Source: Sendable, Equatable {
         if stat(source, &st) != 0 {
             let err = errno
             if err == ENOENT || err == ENOTDIR {
-                throw TreesError(.notFound, "no such source \(quoted(source))", errno: err)
+                throw TreesError(.notFound, "no such source \(quoted(source))", errno: Errno(err))
             }
             throw TreesError.system("cannot read source", source, errno: err)
         }

@@ -141,9 +141,9 @@ public struct JobLauncher {
         giveBackLease(plan)
         switch err {
         case ENOENT, ENOTDIR:
-            return TreesError(.commandNotFound, "\(program): command not found", errno: err)
+            return TreesError(.commandNotFound, "\(program): command not found", errno: Errno(err))
         default:
-            return TreesError(.cannotExecute, "cannot execute \(program)", errno: err)
+            return TreesError(.cannotExecute, "cannot execute \(program)", errno: Errno(err))
         }
     }
 }

@@ -73,7 +73,7 @@ public final class TreeLock: @unchecked Sendable {
         do {
             guard let opened = try open(ref, in: dir, root: root, create: create) else { return .taken(nil) }
             handle = opened
-        } catch let e as TreesError where e.errno == EACCES || e.errno == EPERM {
+        } catch let e as TreesError where e.errno == .permissionDenied || e.errno == .notPermitted {
             return .unknown(e.message)
         }
         if try !lockFile(handle.raw, exclusive: true, waitingUpTo: nil, path: "\(dir.path)/\(fileName(ref))") { return .held }
@@ -122,7 +122,7 @@ public final class TreeLock: @unchecked Sendable {
     private static func openIfPermitted(_ ref: TreeRef, in dir: Directory, root: Root, create: Bool) throws -> FileDescriptor? {
         do {
             return try open(ref, in: dir, root: root, create: create)
-        } catch let e as TreesError where e.errno == EACCES || e.errno == EPERM {
+        } catch let e as TreesError where e.errno == .permissionDenied || e.errno == .notPermitted {
             return nil
         }
     }

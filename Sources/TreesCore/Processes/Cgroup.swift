@@ -177,8 +177,8 @@ public struct Cgroup: Sendable {
         let parentPath = absolutePath(parent)
         switch contains(parentPath) {
         case .failure(let failure):
-            let err = failure.value
-            throw TreesError(.failure, "--cgroup: cannot use cgroup parent \(parentPath)", errno: err,
+            let err = failure.rawValue
+            throw TreesError(.failure, "--cgroup: cannot use cgroup parent \(parentPath)", errno: Errno(err),
                              hint: err == ENOENT ? "Create it first, or give another with --cgroup-parent or \(Cgroup.parentEnvironmentKey)." : nil)
         case .success(false):
             throw TreesError(.failure, "--cgroup: \(parentPath) is not in a cgroup v2 hierarchy",
@@ -190,7 +190,7 @@ public struct Cgroup: Sendable {
         let path = absolutePath(cgroup)
         if retryingEINTR({ mkdir(path, 0o755) }) != 0 {
             let err = errno
-            throw TreesError(.failure, "--cgroup: cannot create cgroup \(path)", errno: err, hint: Cgroup.hint(for: err))
+            throw TreesError(.failure, "--cgroup: cannot create cgroup \(path)", errno: Errno(err), hint: Cgroup.hint(for: err))
         }
         return cgroup
     }
@@ -201,13 +201,13 @@ public struct Cgroup: Sendable {
         let fd = retryingEINTR { open(file, O_WRONLY | O_CLOEXEC) }
         guard fd >= 0 else {
             let err = errno
-            throw TreesError(.failure, "--cgroup: cannot open \(file)", errno: err, hint: Cgroup.hint(for: err))
+            throw TreesError(.failure, "--cgroup: cannot open \(file)", errno: Errno(err), hint: Cgroup.hint(for: err))
         }
         defer { close(fd) }
         let text = Array("\(pid)\n".utf8)
         if retryingEINTR({ write(fd, text, text.count) }) < 0 {
             let err = errno
-            throw TreesError(.failure, "--cgroup: cannot move process \(pid) into \(file)", errno: err, hint: Cgroup.hint(for: err))
+            throw TreesError(.failure, "--cgroup: cannot move process \(pid) into \(file)", errno: Errno(err), hint: Cgroup.hint(for: err))
         }
     }
 
@@ -226,8 +226,8 @@ public struct Cgroup: Sendable {
     /// as the mount point), or the errno of `lstat(2)`.
     private func contains(_ path: String) -> Result<Bool, Errno> {
         var mount = stat(), here = stat()
-        guard lstat(path, &here) == 0 else { return .failure(Errno(errno)) }
-        guard stat(mountPoint, &mount) == 0 else { return .failure(Errno(errno)) }
+        guard lstat(path, &here) == 0 else { return .failure(.current) }
+        guard stat(mountPoint, &mount) == 0 else { return .failure(.current) }
         return .success(here.st_mode & S_IFMT == S_IFDIR && here.st_dev == mount.st_dev)
     }
 
@@ -252,7 +252,7 @@ public struct Cgroup: Sendable {
         let path = absolutePath(cgroup)
         // Never rmdir anything but a directory of this cgroup2 mount.
         switch contains(path) {
-        case .failure(let err): return err.value == ENOENT
+        case .failure(let err): return err == .noSuchFileOrDirectory
         case .success(false): return false
         case .success(true): if cgroup == "/" { return false }
         }

@@ -13,7 +13,7 @@ public enum ProcFS {
         do throws(ProcFileError) {
             bytes = try readFile(path)
         } catch {
-            throw TreesError.system("cannot read", path, errno: error.errno)
+            throw TreesError.system("cannot read", path, errno: error.errno.rawValue)
         }
         let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters()
         guard !text.isEmpty else { throw TreesError(.failure, "\(path) is empty") }
@@ -68,7 +68,7 @@ public enum ProcFS {
     /// root's own files, never for a scanned process's links).
     static func readFile(_ path: String) throws(ProcFileError) -> [UInt8] {
         let fd = retryingEINTR { open(path, O_RDONLY | O_CLOEXEC) }
-        guard fd >= 0 else { throw ProcFileError(file: path, errno: errno) }
+        guard fd >= 0 else { throw ProcFileError(file: path, errno: .current) }
         defer { close(fd) }
         var scratch = [UInt8](repeating: 0, count: 4096)
         return try readToEnd(fd, file: path, scratch: &scratch)
@@ -80,7 +80,7 @@ public enum ProcFS {
         var out: [UInt8] = []
         while true {
             let n = scratch.withUnsafeMutableBytes { buf in retryingEINTR { read(fd, buf.baseAddress, buf.count) } }
-            if n < 0 { throw ProcFileError(file: file, errno: errno) }
+            if n < 0 { throw ProcFileError(file: file, errno: .current) }
             if n == 0 { return out }
             out.append(contentsOf: scratch[0..<n])
         }

@@ -6,8 +6,8 @@ import Glibc
 struct ProcFileError: Error, Equatable {
     /// The file relative to the process directory (`exe`, `fd/3`), for reasons.
     var file: String
-    var errno: Int32
+    var errno: Errno
 
     /// The process exited (or its pid directory went away) while we looked.
-    var meansGone: Bool { errno == ENOENT || errno == ESRCH }
+    var meansGone: Bool { errno == .noSuchFileOrDirectory || errno == .noSuchProcess }
 }

@@ -127,18 +127,18 @@ struct SystemProcessFiles: ProcessFiles {
     /// list a directory twice), three system calls a listing this saves.
     func list(_ name: String) throws(ProcFileError) -> [String] {
         let fd = retryingEINTR { name.withCString { openat(directory.fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) } }
-        guard fd >= 0 else { throw ProcFileError(file: name, errno: errno) }
+        guard fd >= 0 else { throw ProcFileError(file: name, errno: .current) }
         guard let dir = fdopendir(fd) else {
             let err = errno
             close(fd)
-            throw ProcFileError(file: name, errno: err)
+            throw ProcFileError(file: name, errno: Errno(err))
         }
         defer { closedir(dir) }
         var names: [String] = []
         while true {
             errno = 0
             guard let entry = readdir(dir) else {
-                if errno != 0 { throw ProcFileError(file: name, errno: errno) }
+                if errno != 0 { throw ProcFileError(file: name, errno: .current) }
                 return names
             }
             let text = withUnsafeBytes(of: entry.pointee.d_name) { raw in
@@ -162,16 +162,16 @@ struct SystemProcessFiles: ProcessFiles {
 
 extension ProcFileError {
     /// `strerror` of the errno, e.g. `Permission denied`.
-    var problem: String { String(cString: strerror(errno)) }
+    var problem: String { errno.description }
 
     /// Runs a `Directory` call, keeping only the errno of its `TreesError`.
     static func catching<T>(_ file: String, _ body: () throws -> T) throws(ProcFileError) -> T {
         do {
             return try body()
         } catch let error as TreesError {
-            throw ProcFileError(file: file, errno: error.errno ?? EIO)
+            throw ProcFileError(file: file, errno: error.errno ?? .ioError)
         } catch {
-            throw ProcFileError(file: file, errno: EIO)
+            throw ProcFileError(file: file, errno: .ioError)
         }
     }
 }

@@ -50,7 +50,7 @@ struct ProcessFindings {
             return try files.readLink(link)
         } catch {
             if error.meansGone { throw ProcessGone() }
-            if error.errno == ENAMETOOLONG {
+            if error.errno == .nameTooLong {
                 unspellable.append((link, kind))
             } else {
                 record(error)
@@ -114,7 +114,7 @@ extension ProcScanner {
             do throws(ProcFileError) {
                 exe = try process.readLink("exe")
             } catch {
-                if error.errno == ENAMETOOLONG {
+                if error.errno == .nameTooLong {
                     exeUnspellable = true
                 } else if !error.meansGone {
                     found.record(error)
@@ -123,7 +123,7 @@ extension ProcScanner {
                     // that is exiting. Unless its main thread exited while
                     // others still run: their code and files live on, reachable
                     // through task/.
-                    guard error.errno == ENOENT, cmdline.isEmpty, stat.threads > 1 else { return .skipped }
+                    guard error.errno == .noSuchFileOrDirectory, cmdline.isEmpty, stat.threads > 1 else { return .skipped }
                     guard let (tid, thread) = try liveThread(of: pid, in: process, found: &found) else {
                         return found.result(pid: pid, stat: stat, uid: uid, cmdline: cmdline)
                     }
@@ -179,9 +179,9 @@ extension ProcScanner {
         do throws(ProcFileError) {
             found.add(Cgroup.tree(inProcCgroup: try files.read("cgroup"), rootTag: context.rootTag), .cgroup)
         } catch {
-            if error.errno == ESRCH { throw ProcessGone() }
+            if error.errno == .noSuchProcess { throw ProcessGone() }
             // ENOENT: a kernel without cgroups, or a fixture without the file.
-            if error.errno != ENOENT { found.record(error) }
+            if error.errno != .noSuchFileOrDirectory { found.record(error) }
         }
     }
 
@@ -204,10 +204,10 @@ extension ProcScanner {
                 found.add(matcher.tree(ofKernelPath: shown[...]) ?? view?.tree(ofFileShown: shown[...], link: "fd/" + fd), .fd)
             } catch {
                 // ENOENT here only means this descriptor was closed since the listing.
-                if error.errno == ESRCH { throw error }
-                if error.errno == ENAMETOOLONG {
+                if error.errno == .noSuchProcess { throw error }
+                if error.errno == .nameTooLong {
                     unspellable.append(("fd/" + fd, .fd))
-                } else if error.errno != ENOENT {
+                } else if error.errno != .noSuchFileOrDirectory {
                     found.record(error)
                 }
             }
@@ -226,7 +226,7 @@ extension ProcScanner {
             case .tree(let tree):
                 found.add(tree, kind)
             case .unknown:
-                found.record(ProcFileError(file: link, errno: ENAMETOOLONG))
+                found.record(ProcFileError(file: link, errno: .nameTooLong))
             }
         }
     }

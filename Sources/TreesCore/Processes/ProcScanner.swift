@@ -121,7 +121,7 @@ public struct ProcScanner {
             info = try reader.mountInfo()
         } catch {
             // A fake proc root has no self/; a real one always does.
-            if error.errno == ENOENT { return nil }
+            if error.errno == .noSuchFileOrDirectory { return nil }
             return UnknownProcess(pid: 0, command: "", reason: "cannot check \(procRoot) for hidepid: \(error.problem)")
         }
         guard let value = ProcFS.hidepid(inMountInfo: info, mountPoint: canonicalPath(procRoot) ?? procRoot) else { return nil }

@@ -37,7 +37,4 @@ public struct Errno: RawRepresentable, Error, Hashable, Sendable, CustomStringCo
     public static let tooManySymbolicLinks = Errno(rawValue: ELOOP)
     public static let wouldBlock = Errno(rawValue: EWOULDBLOCK)
     public static let quotaExceeded = Errno(rawValue: EDQUOT)
-
-    /// The value for the deprecated spelling used by the cgroup code.
-    var value: Int32 { rawValue }
 }

@@ -35,10 +35,10 @@ func runProgram(_ arguments: [String], stdoutPath: String, stderrPath: String, e
     let rc = posix_spawnp(&pid, arguments[0], &actions, nil, argv, envp)
     if rc != 0 {
         if rc == ENOENT {
-            throw TreesError(.failure, "\(arguments[0]) is not installed", errno: rc,
+            throw TreesError(.failure, "\(arguments[0]) is not installed", errno: Errno(rc),
                              hint: "Install \(arguments[0]) (e.g. apt-get install \(arguments[0])) to use this source.")
         }
-        throw TreesError(.failure, "cannot run \(arguments[0])", errno: rc)
+        throw TreesError(.failure, "cannot run \(arguments[0])", errno: Errno(rc))
     }
     var status: Int32 = 0
     try syscall("cannot wait for", arguments[0]) { waitpid(pid, &status, 0) }

@@ -33,11 +33,11 @@ public struct TreesError: Error, CustomStringConvertible, Sendable, Equatable {
     public var code: Code
     public var message: String
     /// The errno of the failed system call, captured right after it failed.
-    public var errno: Int32?
+    public var errno: Errno?
     /// What the user can do about it.
     public var hint: String?
 
-    public init(_ code: Code, _ message: String, errno: Int32? = nil, hint: String? = nil) {
+    public init(_ code: Code, _ message: String, errno: Errno? = nil, hint: String? = nil) {
         self.code = code
         self.message = message
         self.errno = errno
@@ -60,7 +60,7 @@ public struct TreesError: Error, CustomStringConvertible, Sendable, Equatable {
     public var description: String {
         var text = message
         if let errno {
-            text += ": " + String(cString: strerror(errno))
+            text += ": \(errno)"
         }
         if let hint {
             text += "\n" + hint
@@ -85,6 +85,6 @@ public struct TreesError: Error, CustomStringConvertible, Sendable, Equatable {
         default:
             code = .failure
         }
-        return TreesError(code, "\(call) \(path)", errno: err, hint: hint)
+        return TreesError(code, "\(call) \(path)", errno: Errno(err), hint: hint)
     }
 }

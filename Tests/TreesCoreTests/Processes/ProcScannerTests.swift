@@ -297,7 +297,7 @@ private struct FailingReader: ProcReader {
 
     func process(_ pid: Int32) throws(ProcFileError) -> any ProcessFiles {
         guard pid == failure.pid else { return try base.process(pid) }
-        if failure.file.isEmpty { throw ProcFileError(file: String(pid), errno: failure.errno) }
+        if failure.file.isEmpty { throw ProcFileError(file: String(pid), errno: Errno(failure.errno)) }
         return FailingFiles(base: try base.process(pid), failure: failure)
     }
 
@@ -309,7 +309,7 @@ private struct FailingFiles: ProcessFiles {
     let failure: ProcReadFailure
 
     private func check(_ file: String) throws(ProcFileError) {
-        if file == failure.file || failure.more.contains(file) { throw ProcFileError(file: file, errno: failure.errno) }
+        if file == failure.file || failure.more.contains(file) { throw ProcFileError(file: file, errno: Errno(failure.errno)) }
     }
 
     func read(_ file: String) throws(ProcFileError) -> [UInt8] { try check(file); return try base.read(file) }
