@@ -1,7 +1,7 @@
 import CSQLite
 
 /// A value bound to or read from a statement.
-public enum SQLValue: Sendable, Equatable {
+enum SQLValue: Sendable, Equatable {
     case null
     case int(Int64)
     case text(String)
@@ -9,9 +9,9 @@ public enum SQLValue: Sendable, Equatable {
 }
 
 extension SQLValue {
-    public var int: Int64? { if case .int(let v) = self { return v }; return nil }
-    public var text: String? { if case .text(let v) = self { return v }; return nil }
-    public var blob: [UInt8]? {
+    var int: Int64? { if case .int(let v) = self { return v }; return nil }
+    var text: String? { if case .text(let v) = self { return v }; return nil }
+    var blob: [UInt8]? {
         switch self {
         case .blob(let b): return b
         case .text(let s): return Array(s.utf8)

@@ -10,13 +10,13 @@ import Glibc
 /// database once per job: open + one `BEGIN IMMEDIATE` insert took 4.0-4.9 ms
 /// and 8 MB peak RSS with this wrapper, 8.3-10.2 ms and 21 MB with GRDB 7.10
 /// (which loads full Foundation and ICU), release builds, hyperfine, 100 runs.
-public final class SQLiteConnection {
+final class SQLiteConnection {
     let db: OpaquePointer
-    public let path: String
+    let path: String
     let busyTimeoutMilliseconds: Int32
 
     /// Opens `path`; creates it only when `create` is true.
-    public init(path: String, create: Bool, readOnly: Bool = false, busyTimeoutMilliseconds: Int32 = 30_000) throws {
+    init(path: String, create: Bool, readOnly: Bool = false, busyTimeoutMilliseconds: Int32 = 30_000) throws {
         var handle: OpaquePointer?
         var flags = readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE
         if create && !readOnly { flags |= SQLITE_OPEN_CREATE }
@@ -56,7 +56,7 @@ public final class SQLiteConnection {
     }
 
     /// Bytes in the write-ahead log now (0 if it does not exist).
-    public var walBytes: Int64 {
+    var walBytes: Int64 {
         var st = stat()
         return stat(path + "-wal", &st) == 0 ? Int64(st.st_size) : 0
     }
@@ -67,7 +67,7 @@ public final class SQLiteConnection {
     /// - Parameter wait: false gives up at once instead of waiting up to the
     ///   busy timeout, for a process (exec) that must not wait on gc.
     @discardableResult
-    public func checkpoint(wait: Bool = true) throws -> Bool {
+    func checkpoint(wait: Bool = true) throws -> Bool {
         var logFrames: Int32 = 0
         var checkpointed: Int32 = 0
         if !wait { sqlite3_busy_timeout(db, 0) }
@@ -100,12 +100,12 @@ public final class SQLiteConnection {
     }
 
     /// Runs one or more statements that return no rows.
-    public func execute(_ sql: String) throws {
+    func execute(_ sql: String) throws {
         let rc = sqlite3_exec(db, sql, nil, nil, nil)
         if rc != SQLITE_OK { throw error(rc) }
     }
 
-    public func prepare(_ sql: String) throws -> SQLiteStatement {
+    func prepare(_ sql: String) throws -> SQLiteStatement {
         var stmt: OpaquePointer?
         let rc = sqlite3_prepare_v2(db, sql, -1, &stmt, nil)
         guard rc == SQLITE_OK, let stmt else { throw error(rc) }
@@ -114,7 +114,7 @@ public final class SQLiteConnection {
 
     /// Runs `sql` with `values` and returns every row.
     @discardableResult
-    public func query(_ sql: String, _ values: [SQLValue] = []) throws -> [[SQLValue]] {
+    func query(_ sql: String, _ values: [SQLValue] = []) throws -> [[SQLValue]] {
         let stmt = try prepare(sql)
         try stmt.bind(values)
         var rows: [[SQLValue]] = []
@@ -122,13 +122,13 @@ public final class SQLiteConnection {
         return rows
     }
 
-    public var changes: Int { Int(sqlite3_changes(db)) }
-    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(db) }
+    var changes: Int { Int(sqlite3_changes(db)) }
+    var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(db) }
 
     /// Runs `body` in a `BEGIN IMMEDIATE` transaction: the write lock is taken
     /// up front (waiting up to the busy timeout), so two writers never
     /// deadlock upgrading a read lock. Rolls back if `body` throws.
-    public func writeTransaction<T>(_ body: () throws -> T) throws -> T {
+    func writeTransaction<T>(_ body: () throws -> T) throws -> T {
         try execute("BEGIN IMMEDIATE")
         do {
             let result = try body()

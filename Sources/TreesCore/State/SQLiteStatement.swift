@@ -4,7 +4,7 @@ import CSQLite
 private let SQLITE_TRANSIENT = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
 
 /// A prepared statement, finalised when it goes away.
-public final class SQLiteStatement {
+final class SQLiteStatement {
     let connection: SQLiteConnection
     let stmt: OpaquePointer
 
@@ -15,7 +15,7 @@ public final class SQLiteStatement {
 
     deinit { sqlite3_finalize(stmt) }
 
-    public func bind(_ values: [SQLValue]) throws {
+    func bind(_ values: [SQLValue]) throws {
         sqlite3_reset(stmt)
         sqlite3_clear_bindings(stmt)
         for (i, value) in values.enumerated() {
@@ -33,7 +33,7 @@ public final class SQLiteStatement {
     }
 
     /// Steps once; returns the row, or nil when done.
-    public func step() throws -> [SQLValue]? {
+    func step() throws -> [SQLValue]? {
         let rc = sqlite3_step(stmt)
         if rc == SQLITE_DONE { return nil }
         guard rc == SQLITE_ROW else { throw connection.error(rc) }
