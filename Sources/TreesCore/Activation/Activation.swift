@@ -60,7 +60,7 @@ public struct Activation {
                     throw TreesError(.temporary, "\(ref) is \(row.state.rawValue) and cannot become current",
                                      hint: "Wait for the running `trees gc` to finish, then try again.")
                 }
-                guard let nameDir = try root.nameDirectory(ref.name), try isRealDirectory(nameDir, ref.rev.value) else {
+                guard let nameDir = try root.treeParent(ref) else {
                     throw TreesError(.notFound, "\(root.treePath(ref)) is missing on disk",
                                      hint: "Reinstall it, or run `trees verify \(ref)`.")
                 }

@@ -22,7 +22,7 @@ public struct Verifier {
         guard let body = try store.manifest(treeID: row.id), let expected = Manifest.decode(body) else {
             throw TreesError(.database, "no manifest recorded for \(ref) in \(store.path)")
         }
-        guard let nameDir = try root.nameDirectory(ref.name), try isRealDirectory(nameDir, ref.rev.value) else {
+        guard let nameDir = try root.treeParent(ref) else {
             return ["missing: \(root.treePath(ref))"]
         }
         let tree = try nameDir.openDirectory(ref.rev.value)

@@ -19,19 +19,14 @@ extension Collector {
             let trashName = "\(tree.ref).\(tree.id)"
             let inTrash = trashNames.contains(trashName)
             trashNames.remove(trashName)
-            let onDisk = try root.nameDirectory(tree.ref.name).map { try isRealDirectory($0, tree.ref.rev.value) } ?? false
+            let onDisk = try root.hasTree(tree.ref)
             if tree.state == .condemned && onDisk {
                 try reprieve(tree)
             } else if inTrash {
                 try store.write { try store.setState(tree.id, .deleting) }
                 _ = try finishDeleting(tree.ref, id: tree.id, trashName: trashName, reason: tree.deleteReason ?? "unused")
             } else if !onDisk {
-                try store.write {
-                    try store.query("""
-                        UPDATE trees SET state = 'deleted', state_changed_at = ?, deleted_at = ?,
-                            delete_reason = COALESCE(delete_reason, 'unused') WHERE id = ?
-                        """, [.int(now()), .int(now()), .int(tree.id)])
-                }
+                try store.write { try store.markDeleted(tree.id, at: now(), reason: nil) }
             }
         }
         // Anything else in the trash is ours to finish (its row is gone or already deleted).

@@ -252,7 +252,7 @@ public struct Collector {
             guard let row = try store.tree(tree.ref), row.state == .condemned else {
                 throw TreesError(.temporary, "\(tree.ref) changed state during gc")
             }
-            guard let nameDir = try root.nameDirectory(tree.ref.name), try isRealDirectory(nameDir, tree.ref.rev.value) else {
+            guard let nameDir = try root.treeParent(tree.ref) else {
                 throw TreesError(.failure, "\(root.treePath(tree.ref)) is not a real directory under the root; not touching it")
             }
             let trash = try root.trash()
@@ -276,10 +276,7 @@ public struct Collector {
                              bytesFreed: remover.bytesFreed)
         }
         try store.write {
-            try store.query("""
-                UPDATE trees SET state = 'deleted', state_changed_at = ?, deleted_at = ?,
-                    bytes_freed = COALESCE(bytes_freed, 0) + ?, activated_at = activated_at WHERE id = ?
-                """, [.int(now()), .int(now()), .int(remover.bytesFreed), .int(id)])
+            try store.markDeleted(id, at: now(), reason: nil, bytesFreed: remover.bytesFreed)
             try store.query("DELETE FROM leases WHERE tree_id = ?", [.int(id)])
             try store.record(ref.name.value, ref.rev.value, event: "deleted", detail: reason)
         }

@@ -59,8 +59,8 @@ public struct UsageScanner {
         var present: [TreeRef: Bool] = [:]
         holders = holders.filter { holder in
             if let known = present[holder.tree] { return known }
-            let exists = ((try? root.nameDirectory(holder.tree.name)).flatMap { $0 }
-                .map { (try? isRealDirectory($0, holder.tree.rev.value)) ?? true }) ?? false
+            // A tree that cannot be checked keeps its holders: fail closed.
+            let exists = (try? root.hasTree(holder.tree)) ?? true
             present[holder.tree] = exists
             return exists
         }

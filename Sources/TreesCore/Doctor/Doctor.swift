@@ -175,10 +175,7 @@ public struct Doctor {
             let current = Dictionary(disk.names.compactMap { e in e.current.map { (e.name, $0) } }, uniquingKeysWith: { a, _ in a })
             for row in try store.trees() where row.state == .ready && !onDisk.contains(row.ref) {
                 try store.write {
-                    try store.query("""
-                        UPDATE trees SET state = 'deleted', state_changed_at = ?, deleted_at = ?, delete_reason = ?
-                        WHERE id = ? AND state = 'ready'
-                        """, [.int(unixNow()), .int(unixNow()), .text("missing on disk (trees doctor)"), .int(row.id)])
+                    try store.markDeleted(row.id, at: unixNow(), reason: "missing on disk (trees doctor)", onlyIf: .ready)
                     try store.record(row.ref.name.value, row.ref.rev.value, event: "deleted", detail: "missing on disk (trees doctor)")
                 }
             }

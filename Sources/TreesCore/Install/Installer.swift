@@ -194,7 +194,7 @@ public struct Installer {
     /// built from the disk, and is adopted only if that matches its digest.
     func recoverInterrupted() throws {
         for row in try store.trees() where row.state == .installing {
-            let onDisk = try root.nameDirectory(row.ref.name).map { try isRealDirectory($0, row.ref.rev.value) } ?? false
+            let onDisk = try root.hasTree(row.ref)
             guard onDisk else {
                 try store.write { try store.query("DELETE FROM trees WHERE id = ? AND state = 'installing'", [.int(row.id)]) }
                 continue

@@ -112,7 +112,7 @@ public final class TreeLock: @unchecked Sendable {
     }
 
     private static func requireOnDisk(_ ref: TreeRef, _ root: Root) throws {
-        guard let nameDir = try root.nameDirectory(ref.name), try isRealDirectory(nameDir, ref.rev.value) else {
+        guard try root.hasTree(ref) else {
             throw TreesError(.notFound, "no tree \(ref)")
         }
     }
