@@ -37,6 +37,11 @@ public struct Installer {
             // is refused there with 65).
             if let row = try store.tree(ref), [.ready, .condemned].contains(row.state), let digest = row.digest,
                try Manifest.predictedDigest(ofSource: dir, progress: progress) == digest {
+                // Still settle what killed installs left in staging, as a full
+                // install would; a busy install lock means another installer will.
+                if let lock = try root.lock("install.lock", wait: false) {
+                    try withExtendedLifetime(lock) { try removeStaleStaging(try root.staging()) }
+                }
                 return InstallResult(tree: row, path: root.treePath(ref), alreadyInstalled: true)
             }
         }

@@ -22,14 +22,16 @@ public struct HistoryEntry: Sendable, Equatable {
 extension Store {
     /// History entries, oldest first, of `name` if given, at or after `since` (unix seconds) if given.
     public func history(name: TreeName? = nil, since: Int64? = nil) throws -> [HistoryEntry] {
-        var sql = "SELECT id, at, name, rev, event, previous, detail FROM history WHERE 1"
-        var values: [SQLValue] = []
+        // An activation's intent (written before `current` moves) is for
+        // recovery, not for the reader: its outcome follows it as `activated`.
+        var sql = "SELECT id, at, name, rev, event, previous, detail FROM history WHERE event != ?"
+        var values: [SQLValue] = [.text(Activation.intentEvent)]
         if let name { sql += " AND name = ?"; values.append(.text(name.value)) }
         if let since { sql += " AND at >= ?"; values.append(.int(since)) }
         sql += " ORDER BY id"
-        return try query(sql, values).map {
-            HistoryEntry(id: $0[0].int ?? 0, at: $0[1].int ?? 0, name: $0[2].text ?? "", rev: $0[3].text ?? "",
-                         event: $0[4].text ?? "", previous: $0[5].text, detail: $0[6].text)
+        return try rows(sql, values).map {
+            HistoryEntry(id: $0["id"].int ?? 0, at: $0["at"].int ?? 0, name: $0["name"].text ?? "", rev: $0["rev"].text ?? "",
+                         event: $0["event"].text ?? "", previous: $0["previous"].text, detail: $0["detail"].text)
         }
     }
 
