@@ -79,4 +79,14 @@ import Testing
         let root = try Root.create(t.path + "/root", settings: Settings(ignoredUnknownPIDs: [4242]))
         #expect(UsageScanner(root: root, store: nil).ignoredUnknownPIDs == [4242])
     }
+
+    @Test func theEnvironmentIsReadOnlyWhenTheCallerAsks() throws {
+        let settings = try Settings.fromEnvironment(["TREES_LOCK_TIMEOUT": "2.5", "TREES_IGNORE_UNKNOWN_PIDS": "1, 7",
+                                                     "TREES_CGROUP_PARENT": "/jobs"])
+        #expect(settings == Settings(lockTimeout: 2.5, ignoredUnknownPIDs: [1, 7], cgroupParent: "/jobs"))
+        #expect(try Settings.fromEnvironment([:]) == Settings())
+        for bad in [["TREES_LOCK_TIMEOUT": "soon"], ["TREES_LOCK_TIMEOUT": "-1"], ["TREES_IGNORE_UNKNOWN_PIDS": "1,x"]] {
+            #expect(throws: TreesError.self, "\(bad)") { try Settings.fromEnvironment(bad) }
+        }
+    }
 }

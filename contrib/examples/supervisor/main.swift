@@ -5,7 +5,8 @@ import Glibc
 import TreesCore
 
 let args = CommandLine.arguments
-guard args.count == 4, let root = try Root.openExisting(args[1]) else {
+// The environment may set the lock timeout and vouch for pids (trees(1), ENVIRONMENT).
+guard args.count == 4, let root = try Root.openExisting(args[1], settings: try Settings.fromEnvironment()) else {
     print("usage: supervisor ROOT NAME COMMAND")
     exit(64)
 }
