@@ -8,8 +8,9 @@ extension Collector {
     /// activations are settled first, so that min-age sees when the old tree
     /// stopped being current and no tree is stuck `installing`. Then what a
     /// killed GC left: `condemned` trees go back to `ready` (or on to
-    /// `deleting` if the rename happened), `deleting` trees and leftover
-    /// trash are finished.
+    /// `deleting` if the rename happened), a `deleting` tree still in place
+    /// (killed before its rename) goes back to `ready` too, and `deleting`
+    /// trees in the trash and leftover trash are finished.
     public func recover() throws {
         try Installer(root: root, store: store).recover()
         try Activation(root: root, store: store).recover()
@@ -20,8 +21,14 @@ extension Collector {
             let inTrash = trashNames.contains(trashName)
             trashNames.remove(trashName)
             let onDisk = try root.hasTree(tree.ref)
-            if tree.state == .condemned && onDisk {
-                try reprieve(tree)
+            if onDisk && !inTrash {
+                // Never renamed: undo, whichever step it reached. A later gc
+                // decides afresh, with a new scan.
+                try store.write {
+                    if let row = try store.tree(tree.ref), row.state == .condemned || row.state == .deleting {
+                        try store.setState(row.id, .ready)
+                    }
+                }
             } else if inTrash {
                 try store.write { try store.setState(tree.id, .deleting) }
                 _ = try finishDeleting(tree.ref, id: tree.id, trashName: trashName, reason: tree.deleteReason ?? "unused")

@@ -245,22 +245,33 @@ public struct Collector {
         }
     }
 
-    /// Renames a condemned tree into the trash, then deletes it there.
+    /// Marks a condemned tree `deleting`, renames it into the trash, then
+    /// deletes it there.
+    ///
+    /// The state is committed before the rename, never with it: a commit
+    /// lost to a kill must not leave a row that says `condemned` while the
+    /// tree is already in the trash (the database claiming a tree the disk
+    /// no longer has there). A kill between the commit and the rename leaves
+    /// `deleting` with the tree still in place, which recovery puts back to
+    /// `ready`: only gc's own decision, in this run, ever deletes a tree.
     private func delete(_ tree: TreeRecord, reason: String) throws -> GCOutcome {
         let trashName = "\(tree.ref).\(tree.id)"
         try store.write {
             guard let row = try store.tree(tree.ref), row.state == .condemned else {
                 throw TreesError(.temporary, "\(tree.ref) changed state during gc")
             }
-            guard let nameDir = try root.treeParent(tree.ref) else {
+            guard try root.hasTree(tree.ref) else {
                 throw TreesError(.failure, "\(root.treePath(tree.ref)) is not a real directory under the root; not touching it")
-            }
-            let trash = try root.trash()
-            try syscall("cannot move into the trash", root.treePath(tree.ref)) {
-                renameat(nameDir.fd, tree.ref.rev.value, trash.fd, trashName)
             }
             try store.setState(row.id, .deleting)
             try store.query("UPDATE trees SET delete_reason = ? WHERE id = ?", [.text(reason), .int(row.id)])
+        }
+        guard let nameDir = try root.treeParent(tree.ref) else {
+            throw TreesError(.failure, "\(root.treePath(tree.ref)) is not a real directory under the root; not touching it")
+        }
+        let trash = try root.trash()
+        try syscall("cannot move into the trash", root.treePath(tree.ref)) {
+            renameat(nameDir.fd, tree.ref.rev.value, trash.fd, trashName)
         }
         return try finishDeleting(tree.ref, id: tree.id, trashName: trashName, reason: reason)
     }
