@@ -67,14 +67,7 @@ private func jobsUsing(_ tree: String) throws -> [(String, Background)] {
     jobs.append(("exe", try Background(tree + "/bin/sleeper", ["30"], cwd: "/")))
     if hasPython {
         jobs.append(("cmdline", try Background(python, [tree + "/job.py"], cwd: "/")))
-        jobs.append(("maps", try Background(python, ["-c", """
-            import mmap, os, time
-            f = open('lib/f1.txt', 'rb')
-            m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
-            f.close()
-            os.chdir('/')
-            time.sleep(30)
-            """], cwd: tree)))
+        jobs.append(("maps", try mappingJob(python, in: tree)))
     }
     return jobs
 }

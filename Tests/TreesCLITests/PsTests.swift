@@ -17,14 +17,7 @@ struct PsTests {
             // An interpreted job holds nothing but its command line.
             jobs.append(("cmdline", try Background(python, ["\(tree)/job.py"], cwd: "/")))
             // A mapping outlives the descriptor it was made from.
-            jobs.append(("maps", try Background(python, ["-c", """
-                import mmap, os, time
-                f = open('lib/f1.txt', 'rb')
-                m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
-                f.close()
-                os.chdir('/')
-                time.sleep(30)
-                """], cwd: tree)))
+            jobs.append(("maps", try mappingJob(python, in: tree)))
         }
         // A process with nothing to do with any tree, started before the
         // scans below so that they could see it.

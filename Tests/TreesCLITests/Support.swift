@@ -284,3 +284,16 @@ struct ForeignUsersTrait: TestTrait, SuiteTrait, TestScoping {
 extension Trait where Self == ForeignUsersTrait {
     static var foreignUsers: Self { Self() }
 }
+
+/// A job that holds nothing of `tree` but a mapping of `lib/f1.txt`: it maps
+/// the file, closes the descriptor and leaves the directory.
+func mappingJob(_ python: String, in tree: String) throws -> Background {
+    try Background(python, ["-c", """
+        import mmap, os, time
+        f = open('lib/f1.txt', 'rb')
+        m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+        f.close()
+        os.chdir('/')
+        time.sleep(30)
+        """], cwd: tree)
+}

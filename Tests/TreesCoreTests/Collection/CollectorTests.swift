@@ -5,17 +5,7 @@ import Testing
 
 @Suite struct CollectorTests {
     /// Three trees of `app`, r3 current; r1 and r2 are candidates with --keep 0.
-    func setUp(_ t: TempDir) throws -> (Root, Store) {
-        let root = try Root.create(t.path + "/root")
-        let store = try root.openStore(create: true)
-        let installer = Installer(root: root, store: store)
-        for rev in ["r1", "r2", "r3"] {
-            try t.write("src-\(rev)/f", rev)
-            _ = try installer.install(TreeRef(parsing: "app@\(rev)"), from: .directory(t.path + "/src-\(rev)"))
-        }
-        try Activation(root: root, store: store).activate(TreeRef(parsing: "app@r3"))
-        return (root, store)
-    }
+    func setUp(_ t: TempDir) throws -> (Root, Store) { try installThreeRevisions(t) }
 
     @Test func anUnknownProcessKeepsEveryCandidate() throws {
         let t = try TempDir()

@@ -4,17 +4,7 @@ import Testing
 @testable import TreesCore
 
 @Suite struct MetricsExporterTests {
-    func setUp(_ t: TempDir) throws -> (Root, Store) {
-        let root = try Root.create(t.path + "/root")
-        let store = try root.openStore(create: true)
-        let installer = Installer(root: root, store: store)
-        for rev in ["r1", "r2", "r3"] {
-            try t.write("src-\(rev)/f", rev)
-            _ = try installer.install(TreeRef(parsing: "app@\(rev)"), from: .directory(t.path + "/src-\(rev)"))
-        }
-        try Activation(root: root, store: store).activate(TreeRef(parsing: "app@r3"))
-        return (root, store)
-    }
+    func setUp(_ t: TempDir) throws -> (Root, Store) { try installThreeRevisions(t) }
 
     func quietScanner(_ root: Root, _ store: Store) -> UsageScanner {
         var scanner = UsageScanner(root: root, store: store)

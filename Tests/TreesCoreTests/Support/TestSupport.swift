@@ -48,3 +48,16 @@ let packageDirectory: String = {
     }
     return "."
 }()
+
+/// A root with three trees of `app`, r1 to r3, r3 current.
+func installThreeRevisions(_ t: TempDir) throws -> (Root, Store) {
+    let root = try Root.create(t.path + "/root")
+    let store = try root.openStore(create: true)
+    let installer = Installer(root: root, store: store)
+    for rev in ["r1", "r2", "r3"] {
+        try t.write("src-\(rev)/f", rev)
+        _ = try installer.install(TreeRef(parsing: "app@\(rev)"), from: .directory(t.path + "/src-\(rev)"))
+    }
+    try Activation(root: root, store: store).activate(TreeRef(parsing: "app@r3"))
+    return (root, store)
+}
