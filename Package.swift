@@ -45,14 +45,15 @@ let package = Package(
         // It times the trees binary as a process and links none of it.
         .executableTarget(
             name: "trees-bench", path: "contrib/bench/Sources/trees-bench", swiftSettings: strict),
+        .target(name: "TreesTestSupport", path: "Tests/TreesTestSupport", swiftSettings: strict),
         .testTarget(
-            name: "TreesCoreTests", dependencies: ["TreesCore"], swiftSettings: strict),
+            name: "TreesCoreTests", dependencies: ["TreesCore", "TreesTestSupport"], swiftSettings: strict),
         // README's Swift example, built with the package so that it cannot rot;
         // SupervisorExampleTests runs it.
         .executableTarget(
             name: "supervisor-example", dependencies: ["TreesCore"], path: "contrib/examples/supervisor",
             swiftSettings: strict),
         .testTarget(
-            name: "TreesCLITests", dependencies: ["TreesCore", "trees", "supervisor-example", "trees-bench"], swiftSettings: strict),
+            name: "TreesCLITests", dependencies: ["TreesCore", "TreesTestSupport", "trees", "supervisor-example", "trees-bench"], swiftSettings: strict),
     ]
 )

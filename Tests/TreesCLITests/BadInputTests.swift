@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TreesTestSupport
 
 /// The raw names in a directory (bytes, as the kernel holds them).
 func rawNames(_ path: String) -> Set<[UInt8]> {
@@ -288,20 +289,6 @@ func treesLimited(_ s: Scratch, _ arguments: [String]) throws -> RunResult {
     return try run("/bin/sh", ["-c", "ulimit -n 1024 && exec \"$0\" \"$@\"", treesBinary] + args)
 }
 
-/// Makes `depth` nested directories `d` under `path` (fd-relative, iterative).
-func makeDeepChain(_ path: String, depth: Int, leaf: String? = nil) {
-    var fd = open(path, O_RDONLY | O_DIRECTORY)
-    precondition(fd >= 0)
-    for _ in 0..<depth {
-        mkdirat(fd, "d", 0o755)
-        let next = openat(fd, "d", O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
-        precondition(next >= 0, "cannot build the deep chain: \(errno)")
-        close(fd)
-        fd = next
-    }
-    if let leaf { close(openat(fd, leaf, O_WRONLY | O_CREAT, 0o644)) }
-    close(fd)
-}
 
 /// Removes a chain made by `makeDeepChain` with `rm -rf` (fts, no stack
 /// recursion), so the test's own cleanup (FileManager recurses) never meets it.
