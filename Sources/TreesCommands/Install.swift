@@ -18,7 +18,7 @@ struct Install: ParsableCommand {
             A file of a directory SOURCE whose content (SHA-256), mode and owner match \
             a file of one of the three newest ready revisions of NAME becomes a hard link \
             to it (trees are read-only, so neither tree can change it); --no-dedup copies. \
-            `trees list` shows each tree's own and shared bytes.
+            `trees list --usage` shows each tree's own and shared bytes.
 
             \(exitStatusHelp)
             """)

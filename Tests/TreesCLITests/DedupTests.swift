@@ -20,7 +20,7 @@ struct DedupTests {
     }
 
     func row(_ s: Scratch, _ rev: String) throws -> [String: Any] {
-        let rows = try json(try s.trees(["list", "--json"]).stdout) as! [[String: Any]]
+        let rows = try json(try s.trees(["list", "--usage", "--json"]).stdout) as! [[String: Any]]
         return try #require(rows.first { $0["rev"] as? String == rev })
     }
 
