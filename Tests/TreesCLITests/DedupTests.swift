@@ -92,4 +92,25 @@ struct DedupTests {
             #expect(v.status != 0 && (v.stdout + v.stderr).contains("d1/f5"), "\(rev): \(v.stdout)\(v.stderr)")
         }
     }
+
+    /// A job holding a shared file open keeps the tree it reached it through:
+    /// the scan attributes an open file by the path the kernel spells for
+    /// it, so the file of r1 shared with r2 keeps r1 (and not r2) when opened
+    /// through r1, and the inode outlives whichever tree goes.
+    @Test func aJobHoldingASharedFileKeepsTheTreeItReachedItThrough() throws {
+        let s = try Scratch()
+        try twoRevisions(s)
+        #expect(try s.trees(["install", "app@r1", s.path + "/v1"]).status == 0)
+        #expect(try s.trees(["install", "app@r2", s.path + "/v2"]).status == 0)
+        #expect(try s.trees(["install", "app@r3", s.path + "/v2", "--no-dedup", "--activate"]).status == 0)
+        let shared = "\(s.root)/app/r1/d1/f5"
+        #expect(try inode(shared) == inode("\(s.root)/app/r2/d1/f5"))
+        let job = try Background("/bin/sh", ["-c", "exec 3< '\(shared)'; exec /bin/sleep 30"])
+        defer { job.stop() }
+        #expect(eventually { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(job.pid)/fd/3")) == shared })
+        let r = try s.trees(["gc", "--min-age", "0", "--keep", "0", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(revsOnDisk(s) == ["r1", "r3"], "\(r.stdout)")
+        #expect(try s.trees(["verify", "app@r1"]).status == 0)
+    }
 }
