@@ -15,6 +15,11 @@ struct Install: ParsableCommand {
             Installing NAME@REV again with the same content succeeds and changes nothing; \
             with different content it fails with status 65.
 
+            A file of a directory SOURCE whose content (SHA-256), mode and owner match \
+            a file of one of the three newest ready revisions of NAME becomes a hard link \
+            to it (trees are read-only, so neither tree can change it); --no-dedup copies. \
+            `trees list --usage` shows each tree's own and shared bytes.
+
             \(exitStatusHelp)
             """)
 
@@ -32,6 +37,9 @@ struct Install: ParsableCommand {
     @Flag(help: "Make it current once installed.")
     var activate = false
 
+    @Flag(help: "Copy every file, even one whose content, mode and owner match a file of an installed revision of NAME (by default such a file is a hard link to it).")
+    var noDedup = false
+
     func run() throws {
         // Validate everything before anything is written.
         let ref = try TreeRef(parsing: tree)
@@ -42,7 +50,7 @@ struct Install: ParsableCommand {
         let installer = Installer(root: root, store: store, progress: progress.handler)
         let result: InstallResult
         do {
-            result = try installer.install(ref, from: kind)
+            result = try installer.install(ref, from: kind, dedup: !noDedup)
             progress.finish()
         } catch {
             progress.finish()

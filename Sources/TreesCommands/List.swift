@@ -18,6 +18,9 @@ struct List: ParsableCommand {
     @Flag(help: "Also count every process running from each tree, by one pass over /proc (slower on busy hosts).")
     var jobs = false
 
+    @Flag(help: "Also split each tree's bytes into its own (what deleting it frees) and those shared with another tree by deduplicated installs, by one stat per file (slower on large trees).")
+    var usage = false
+
     @Flag(help: "Print the result as JSON.")
     var json = false
 
@@ -30,6 +33,11 @@ struct List: ParsableCommand {
         let pinned: Bool
         let installed_at: String?
         let bytes: Int64
+        /// Bytes of files no other tree links (what deleting it frees) and
+        /// of files shared with another tree by a deduplicated install, from
+        /// the disk: only with --usage (nil when the tree is not on it).
+        let own_bytes: Int64?
+        let shared_bytes: Int64?
         let files: Int64
         let digest: String?
         /// Live leases on the tree: from the database alone, always shown.
@@ -63,11 +71,12 @@ struct List: ParsableCommand {
             if currents[tree.ref.name] == nil {
                 currents[tree.ref.name] = try Activation.currentRev(of: tree.ref.name, in: root)
             }
+            let usage = !self.usage || tree.state == .deleted ? nil : try root.usage(of: tree.ref)
             rows.append(Row(
                 name: tree.ref.name.value, rev: tree.ref.rev.value, path: root.treePath(tree.ref),
                 state: tree.state.rawValue, current: tree.state != .deleted && currents[tree.ref.name]! == tree.ref.rev,
                 pinned: tree.pinned, installed_at: tree.installedAt.map(rfc3339),
-                bytes: tree.bytes, files: tree.files, digest: tree.digest,
+                bytes: tree.bytes, own_bytes: usage?.ownBytes, shared_bytes: usage?.sharedBytes, files: tree.files, digest: tree.digest,
                 leases: leases[tree.ref] ?? 0, jobs: scanned.map { $0[tree.ref] ?? 0 },
                 deleted_at: tree.deletedAt.map(rfc3339), delete_reason: tree.state == .deleted ? tree.deleteReason : nil,
                 bytes_freed: tree.state == .deleted ? tree.bytesFreed : nil))
@@ -77,10 +86,12 @@ struct List: ParsableCommand {
             return
         }
         var header = ["TREE", "STATE", "CURRENT", "PINNED", jobs ? "JOBS" : "LEASES", "INSTALLED", "SIZE", "FILES"]
+        if usage { header.insert("SHARED", at: 7) }
         if all { header.append("DELETED") }
         printTable(header, rows.map { row in
             var cells = ["\(row.name)@\(row.rev)", row.state, row.current ? "*" : "", row.pinned ? "pinned" : "",
                          String(row.jobs ?? row.leases), row.installed_at ?? "-", formatBytes(row.bytes), String(row.files)]
+            if usage { cells.insert(row.shared_bytes.map(formatBytes) ?? "-", at: 7) }
             if all, let at = row.deleted_at {
                 cells.append("\(at) \(row.delete_reason ?? "") (\(formatBytes(row.bytes_freed ?? 0)) freed)")
             }

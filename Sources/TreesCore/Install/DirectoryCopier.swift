@@ -15,6 +15,8 @@ struct DirectoryCopier {
     /// Each copied file's SHA-256 and size by path inside the tree, computed
     /// from the bytes as they were written (so the seal reads nothing again).
     var hashes: [FileName: FileHash] = [:]
+    /// Installed files of the same NAME that a copy may be a hard link to.
+    var dedup = DedupIndex.empty
 
     private struct Frame {
         let src: Directory
@@ -60,7 +62,12 @@ struct DirectoryCopier {
                 stack.append(Frame(src: srcChild, dst: child, depth: depth, pathBytes: pathBytes, prefix: path,
                                    mode: perm | 0o700, pending: try srcChild.entries()))
             case S_IFREG:
-                hashes[path] = try copyFile(entry.name, from: src, to: dst, mode: perm | 0o600)
+                if dedup.sizes.contains(Int64(st.st_size)),
+                   let linked = try linkShared(entry.name, from: src, to: dst, mode: perm | 0o600) {
+                    hashes[path] = linked
+                } else {
+                    hashes[path] = try copyFile(entry.name, from: src, to: dst, mode: perm | 0o600)
+                }
             case S_IFLNK:
                 let target = try src.readLink(entry.name)
                 try syscall("cannot create symlink", dst.child(entry.name)) {
@@ -75,6 +82,35 @@ struct DirectoryCopier {
     }
 
     var buffer = [UInt8](repeating: 0, count: 1 << 18)
+
+    /// Hashes the source file and, when an installed tree of the same NAME
+    /// holds that content with the mode and owner the copy would get, links
+    /// it instead of copying. Nil when it did not (the caller copies; the
+    /// second read comes from the page cache).
+    private mutating func linkShared(_ name: FileName, from src: Directory, to dst: Directory, mode: mode_t) throws -> FileHash? {
+        let input = try src.openFile(name)
+        let hasher = SHA256()
+        var size: Int64 = 0
+        while true {
+            let n = try buffer.withUnsafeMutableBytes { buf in
+                try syscall("cannot read", src.child(name)) { read(input.raw, buf.baseAddress, buf.count) }
+            }
+            if n == 0 { break }
+            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            size += Int64(n)
+        }
+        let hash = hasher.finish()
+        // The owner and sealed mode the copy would have: created by this
+        // process, its group inherited from a setgid directory.
+        let dirStatus = try dst.status()
+        let gid = dirStatus.st_mode & S_ISGID != 0 ? dirStatus.st_gid : getegid()
+        let sealed = UInt32(mode) & 0o7555 & ~0o6000
+        guard dedup.link(hash: hash, size: size, mode: sealed, uid: geteuid(), gid: gid, as: name, in: dst) else { return nil }
+        tally.files += 1
+        tally.bytes += size
+        if tally.files % 256 == 0 { progress?(tally) }
+        return FileHash(hash: hash, size: size)
+    }
 
     /// Copies one file with a read/write loop that hashes what it writes, so
     /// each file is read once (copy_file_range would copy in the kernel but

@@ -24,7 +24,10 @@ public struct Installer {
         self.progress = progress
     }
 
-    public func install(_ ref: TreeRef, from source: Source) throws -> InstallResult {
+    /// - Parameter dedup: hard-link each file whose content, mode and owner
+    ///   match a file of a ready tree of the same NAME (`DedupIndex`) instead
+    ///   of copying it; false copies everything (`--no-dedup`).
+    public func install(_ ref: TreeRef, from source: Source, dedup: Bool = true) throws -> InstallResult {
         // A directory source is opened once, here: what is checked is what is copied.
         var sourceDir: Directory?
         if case .directory(let path) = source {
@@ -56,7 +59,8 @@ public struct Installer {
 
         try container.dir.makeDirectory("tree", mode: 0o700)
         let tree = try container.dir.openDirectory("tree")
-        let known = try fill(tree, from: source, sourceDir: sourceDir, scratch: container.dir.path)
+        let index = dedup ? try DedupIndex.load(for: ref.name, root: root, store: store) : .empty
+        let known = try fill(tree, from: source, sourceDir: sourceDir, scratch: container.dir.path, dedup: index)
         // The tree's own directory is readable by jobs of every user, as the
         // root of an installed program usually is; seal strips its write bits.
         try syscall("cannot set mode of", tree.path) { fchmod(tree.fd, 0o755) }
@@ -74,10 +78,12 @@ public struct Installer {
 
     /// Writes the content into `tree`; returns the hashes computed while
     /// writing (relative path → SHA-256, size), so sealing reads nothing again.
-    private func fill(_ tree: Directory, from source: Source, sourceDir: Directory?, scratch: String) throws -> [FileName: FileHash] {
+    private func fill(_ tree: Directory, from source: Source, sourceDir: Directory?, scratch: String,
+                      dedup: DedupIndex) throws -> [FileName: FileHash] {
         switch source {
         case .directory(let path):
             var copier = DirectoryCopier(progress: progress)
+            copier.dedup = dedup
             try copier.copy(from: try sourceDir ?? Directory.open(path), to: tree)
             progress?(copier.tally)
             return copier.hashes

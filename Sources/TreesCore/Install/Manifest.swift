@@ -307,8 +307,9 @@ struct Walker {
     mutating func hashFile(_ dir: Directory, _ name: FileName, path relative: FileName) throws -> (String, Int64) {
         if let k = known[relative] {
             // Hashed while written into our own staging; only the seal is left.
-            if seal {
-                let st = try dir.status(name)
+            // A file hard-linked from an installed tree is sealed already:
+            // leave its inode (shared with that tree) untouched.
+            if seal, case let st = try dir.status(name), UInt32(st.st_mode) & 0o7777 != sealed(st.st_mode) {
                 try syscall("cannot make read-only", dir.child(name)) {
                     name.withCName { fchmodat(dir.fd, $0, mode_t(sealed(st.st_mode)), 0) }
                 }

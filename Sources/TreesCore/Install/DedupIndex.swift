@@ -1,0 +1,111 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The files of the installed revisions of one NAME, by content, so that an
+/// install can hard-link a file it would otherwise copy (trees are read-only,
+/// so a shared inode never changes under either tree).
+///
+/// Built once per install from the stored manifests of the newest ready
+/// trees of the same NAME: size is the hint (only a source file whose size
+/// some indexed file has is hashed before it is written), the SHA-256 is the
+/// proof. A link is made only to a regular file opened fd-relatively with
+/// `O_NOFOLLOW` from the installed tree whose size, mode and owner are what
+/// the new file would get, since hard links share mode, owner and mtime.
+/// Any failure (the tree went, `EXDEV`, `EMLINK`, `EPERM`) means copy.
+struct DedupIndex {
+    struct Candidate {
+        let rev: Rev
+        let path: FileName
+        let mode: UInt32
+        let uid: UInt32
+        let gid: UInt32
+    }
+    struct Key: Hashable {
+        let hash: [UInt8]
+        let size: Int64
+    }
+
+    private(set) var sizes: Set<Int64> = []
+    private var byContent: [Key: Candidate] = [:]
+    private let nameDir: Directory?
+    private var trees: [Rev: Directory] = [:]
+    /// The directory of the last file linked: files of one source directory
+    /// come one after another, so one cached descriptor saves most opens.
+    private var lastDir: (rev: Rev, prefix: FileName, dir: Directory)?
+    /// Files and bytes linked rather than copied.
+    private(set) var linkedFiles: Int64 = 0
+    private(set) var linkedBytes: Int64 = 0
+
+    static let empty = DedupIndex(nameDir: nil)
+
+    private init(nameDir: Directory?) { self.nameDir = nameDir }
+
+    /// Indexes the `newest` most recently installed ready trees of `name`
+    /// (a newer tree's file wins over an older one's with the same content).
+    static func load(for name: TreeName, root: Root, store: Store, newest: Int = 3) throws -> DedupIndex {
+        let ready = try store.trees(name: name).filter { $0.state == .ready }.suffix(newest)
+        guard !ready.isEmpty, let nameDir = try root.nameDirectory(name) else { return .empty }
+        var index = DedupIndex(nameDir: nameDir)
+        for tree in ready {
+            guard let body = try store.manifest(treeID: tree.id), let manifest = Manifest.decode(body),
+                  manifest.format >= 2 else { continue }
+            for e in manifest.entries where e.kind == UInt8(ascii: "f") && e.size > 0 {
+                guard let uid = e.uid, let gid = e.gid else { continue }
+                index.sizes.insert(e.size)
+                index.byContent[Key(hash: e.value, size: e.size)] =
+                    Candidate(rev: tree.ref.rev, path: e.path, mode: e.mode, uid: uid, gid: gid)
+            }
+        }
+        return index
+    }
+
+    /// Hard-links an installed file with this content, mode and owner as
+    /// `name` in `dst`; false (nothing done) when there is none or linking fails.
+    /// - Parameter mode: the sealed mode the new file would get.
+    mutating func link(hash: String, size: Int64, mode: UInt32, uid: uid_t, gid: gid_t,
+                       as name: FileName, in dst: Directory) -> Bool {
+        guard let c = byContent[Key(hash: Array(hash.utf8), size: size)],
+              c.mode == mode, c.uid == uid, c.gid == gid,
+              let file = open(c) else { return false }
+        var st = stat()
+        guard fstat(file.raw, &st) == 0, st.st_mode & S_IFMT == S_IFREG, Int64(st.st_size) == size,
+              UInt32(st.st_mode) & 0o7777 == mode, st.st_uid == uid, st.st_gid == gid else { return false }
+        // Links the inode opened (not a name that could be swapped since);
+        // /proc/self/fd needs no CAP_DAC_READ_SEARCH, unlike AT_EMPTY_PATH.
+        let rc = retryingEINTR {
+            name.withCName { linkat(AT_FDCWD, "/proc/self/fd/\(file.raw)", dst.fd, $0, AT_SYMLINK_FOLLOW) }
+        }
+        guard rc == 0 else { return false }
+        linkedFiles += 1
+        linkedBytes += size
+        return true
+    }
+
+    /// Opens the candidate's file through its tree, one component at a time, never following a symlink.
+    private mutating func open(_ c: Candidate) -> FileDescriptor? {
+        let parts = c.path.split(separator: 0x2f, omittingEmptySubsequences: false).map(Array.init)
+        guard let leaf = parts.last, !parts.contains(where: { $0.isEmpty || $0 == [0x2e] || $0 == [0x2e, 0x2e] }) else { return nil }
+        let prefix = Array(c.path.dropLast(leaf.count))
+        var dir: Directory
+        if let last = lastDir, last.rev == c.rev, last.prefix == prefix {
+            dir = last.dir
+        } else {
+            guard let top = tree(c.rev) else { return nil }
+            dir = top
+            for part in parts.dropLast() {
+                guard let next = try? dir.openDirectory(part) else { return nil }
+                dir = next
+            }
+            lastDir = (c.rev, prefix, dir)
+        }
+        return try? dir.openFile(leaf)
+    }
+
+    private mutating func tree(_ rev: Rev) -> Directory? {
+        if let known = trees[rev] { return known }
+        guard let dir = try? nameDir?.openDirectory(rev.value) else { return nil }
+        trees[rev] = dir
+        return dir
+    }
+}
