@@ -42,11 +42,13 @@ func printWarning(_ message: String) {
 }
 
 func writeStandardError(_ text: String) {
-    var bytes = Array(text.utf8)
+    let bytes = Array(text.utf8)
     var offset = 0
     while offset < bytes.count {
-        let n = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress! + offset, $0.count - offset) }
-        if n <= 0 { if errno == EINTR { continue }; return }
+        let n = bytes.withUnsafeBytes { buf in
+            retryingEINTR { write(2, buf.baseAddress.map { $0 + offset }, buf.count - offset) }
+        }
+        if n <= 0 { return } // stderr gone: nothing more can be said
         offset += n
     }
 }

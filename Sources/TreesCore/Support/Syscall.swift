@@ -5,7 +5,7 @@ import Glibc
 /// Runs a system call, retrying while it fails with EINTR. This is the only
 /// place that retries EINTR, so no call site does it ad hoc.
 @inline(__always)
-func retryingEINTR<T: BinaryInteger>(_ body: () -> T) -> T {
+public func retryingEINTR<T: BinaryInteger>(_ body: () -> T) -> T {
     while true {
         let result = body()
         if result == -1 && errno == EINTR { continue }

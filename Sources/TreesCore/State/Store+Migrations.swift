@@ -1,0 +1,61 @@
+extension Store {
+    /// Forward-only migrations; `PRAGMA user_version` is the index of the
+    /// last one applied. Never edit one that has shipped: append a new one.
+    static let migrations: [String] = [
+        """
+        CREATE TABLE trees (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            rev TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('installing','ready','condemned','deleting','deleted')),
+            path TEXT NOT NULL,
+            installed_at INTEGER,
+            activated_at INTEGER,
+            deactivated_at INTEGER,
+            bytes INTEGER NOT NULL DEFAULT 0,
+            files INTEGER NOT NULL DEFAULT 0,
+            digest TEXT,
+            pinned INTEGER NOT NULL DEFAULT 0,
+            state_changed_at INTEGER,
+            deleted_at INTEGER,
+            delete_reason TEXT,
+            bytes_freed INTEGER,
+            UNIQUE (name, rev)
+        );
+        CREATE TABLE manifests (
+            tree_id INTEGER PRIMARY KEY REFERENCES trees(id) ON DELETE CASCADE,
+            body BLOB NOT NULL
+        );
+        CREATE TABLE leases (
+            id TEXT PRIMARY KEY,
+            tree_id INTEGER NOT NULL REFERENCES trees(id),
+            boot_id TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            start_time INTEGER NOT NULL,
+            pidfd_inode INTEGER,
+            uid INTEGER,
+            acquired_at INTEGER NOT NULL,
+            command TEXT
+        );
+        CREATE INDEX leases_tree ON leases(tree_id);
+        CREATE TABLE history (
+            id INTEGER PRIMARY KEY,
+            at INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            rev TEXT NOT NULL,
+            event TEXT NOT NULL,
+            previous TEXT,
+            detail TEXT
+        );
+        CREATE INDEX history_name ON history(name, id);
+        """,
+        // 2: the job's own cgroup (`trees exec --cgroup`), relative to the cgroup v2 mount.
+        "ALTER TABLE leases ADD COLUMN cgroup TEXT;",
+        // 3: counters that outlive the rows they count (gc runs, bytes freed,
+        // refused leases) for `trees metrics`; history pruned by age (`trees log`).
+        """
+        CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL DEFAULT 0);
+        CREATE INDEX history_at ON history(at);
+        """,
+    ]
+}
