@@ -18,6 +18,9 @@ func printJSON<T: Encodable>(_ value: T) throws {
 
 /// Prints rows as aligned columns under a header.
 func printTable(_ header: [String], _ rows: [[String]]) {
+    // One line per row, whatever a cell holds: a process's argv or a file
+    // name cannot start a line of its own or drive the terminal.
+    let rows = rows.map { $0.map(neutralized) }
     var widths = header.map(\.count)
     for row in rows {
         for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) }
@@ -54,4 +57,21 @@ struct TreeJSON: Encodable {
         name = ref.name.value
         rev = ref.rev.value
     }
+}
+
+/// `text` with every control character (C0, DEL, C1) shown as `\xNN`. Text
+/// already escaped (`escaped`, `quoted`) passes unchanged.
+func neutralized(_ text: String) -> String {
+    func isControl(_ u: Unicode.Scalar) -> Bool { u.value < 0x20 || (0x7f...0x9f).contains(u.value) }
+    guard text.unicodeScalars.contains(where: isControl) else { return text }
+    var out = ""
+    for u in text.unicodeScalars {
+        if isControl(u) {
+            let digits = Array("0123456789abcdef")
+            out += "\\x" + String(digits[Int(u.value >> 4)]) + String(digits[Int(u.value & 15)])
+        } else {
+            out.unicodeScalars.append(u)
+        }
+    }
+    return out
 }

@@ -57,4 +57,17 @@ struct PsTests {
         let unknown = out["unknown"] as! [[String: Any]]
         #expect(unknown.contains { $0["pid"] as? Int == Int(rootJob.pid) }, "\(unknown.prefix(3))")
     }
+
+    @Test(.enabled(if: Facility.hasPython3, "needs python3"))
+    func aCommandLineCannotForgeALineOfOutput() throws {
+        let s = try Scratch()
+        try installRevs(s, ["r1"])
+        // argv[0] holds a newline and what would look like another row.
+        let job = try Background("/usr/bin/python3", ["-c",
+            "import os; os.execv('/bin/sleep', ['sleep\\n4242  app@r1  forged', '30'])"], cwd: s.root + "/app/r1")
+        #expect(try eventually { try psEvidence(s)["\(job.pid) app@r1"] != nil })
+        let text = try s.trees(["ps"]).stdout
+        #expect(!text.split(separator: "\n").contains { $0.hasPrefix("4242") }, "\(text)")
+        #expect(text.contains("sleep\\x0a4242"), "\(text)")
+    }
 }
