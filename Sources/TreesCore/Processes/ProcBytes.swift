@@ -6,16 +6,6 @@ enum ProcBytes {
     static let newline = UInt8(ascii: "\n")
     private static let deletedSuffix = Array(" (deleted)".utf8)
 
-    /// `[a-z0-9._-]`, the characters of a NAME.
-    static func isNameByte(_ b: UInt8) -> Bool {
-        (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || b == 0x2e || b == 0x5f || b == 0x2d
-    }
-
-    /// `[A-Za-z0-9._+-]`, the characters of a REV.
-    static func isRevByte(_ b: UInt8) -> Bool {
-        isNameByte(b) || (b >= 0x41 && b <= 0x5a) || b == 0x2b
-    }
-
     /// The kernel marks unlinked files and directories with ` (deleted)`.
     static func droppingDeletedSuffix(_ path: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
         path.count > deletedSuffix.count && path.suffix(deletedSuffix.count).elementsEqual(deletedSuffix)

@@ -38,9 +38,9 @@ struct ProcPathMatcher {
             while let start = ProcBytes.firstIndex(of: prefix, in: text[from...]) {
                 from = start + 1
                 let nameStart = start + prefix.count
-                let nameEnd = text[nameStart...].firstIndex(where: { !ProcBytes.isNameByte($0) }) ?? text.endIndex
+                let nameEnd = text[nameStart...].firstIndex(where: { !NameBytes.isName($0) }) ?? text.endIndex
                 guard nameEnd < text.endIndex, text[nameEnd] == ProcBytes.slash else { continue }
-                let revEnd = text[(nameEnd + 1)...].firstIndex(where: { !ProcBytes.isRevByte($0) }) ?? text.endIndex
+                let revEnd = text[(nameEnd + 1)...].firstIndex(where: { !NameBytes.isRev($0) }) ?? text.endIndex
                 if let ref = tree(name: text[nameStart..<nameEnd], rev: text[(nameEnd + 1)..<revEnd]) {
                     found.append(ref)
                 }
