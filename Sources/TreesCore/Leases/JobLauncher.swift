@@ -10,9 +10,6 @@ import Glibc
 public struct JobLauncher {
     public let root: Root
     public var probe = ProcessProbe()
-    /// How long to retry a lease lock held exclusive (gc deciding) before 75.
-    /// Nil: the root's `Settings.lockTimeout`, as for every lock.
-    public var lockTimeout: Double?
 
     public init(root: Root) { self.root = root }
 
@@ -53,7 +50,7 @@ public struct JobLauncher {
 
     private func prepareLease(_ selector: TreeSelector, requireLease: Bool, command: String) throws -> JobPlan {
         let ref = try Leases.resolve(selector, root: root)
-        let lock = try TreeLock.shared(ref, in: root, timeout: lockTimeout)
+        let lock = try TreeLock.shared(ref, in: root)
         let exact = TreeSelector(name: ref.name, rev: ref.rev)
         var store: Store?
         do {
