@@ -13,9 +13,10 @@ struct ProgressTests {
           .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "needs script(1) (bsdutils)"))
     func progressOnlyOnATerminal() throws {
         let s = try Scratch()
-        // Enough files (3000 a tree; gc deletes two) that copying and deleting take
-        // well over the half second before the first draw, even on an idle machine.
-        for d in 0..<15 {
+        // Enough files (12,000 a tree; gc deletes two) that copying and deleting
+        // take well over the half second before the first draw, even on an idle
+        // machine: with one syncfs and hashing while copying, 3,000 no longer did.
+        for d in 0..<60 {
             try FileManager.default.createDirectory(atPath: "\(s.path)/src/d\(d)", withIntermediateDirectories: true)
             for f in 0..<200 { FileManager.default.createFile(atPath: "\(s.path)/src/d\(d)/f\(f)", contents: Data(count: 100)) }
         }
