@@ -227,7 +227,9 @@ struct TestFailure: Error, CustomStringConvertible {
 /// Here root has no CAP_SYS_PTRACE, so a process of another uid cannot be
 /// inspected, and gc, wait and remove rightly fail closed on it: any such
 /// process alive during another test would make that test's gc keep trees
-/// it expects deleted. Tests marked `.foreignUsers` hold this gate alone;
+/// it expects deleted. The same holds for a process whose files lie deeper
+/// than PATH_MAX (the deep-tree tests' own trees processes): its links
+/// cannot be read. Tests marked `.foreignUsers` hold this gate alone;
 /// every other test holds it shared from its `Scratch` on, so the two kinds
 /// never overlap while each kind still runs in parallel with itself.
 final class ForeignUIDGate: @unchecked Sendable {
