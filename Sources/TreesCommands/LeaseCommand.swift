@@ -26,7 +26,7 @@ struct LeaseCommand: ParsableCommand {
         @Argument(help: ArgumentHelp("The code base (its current revision) or one tree.", valueName: "NAME[@REV]"))
         var tree: String
 
-        @Option(help: ArgumentHelp("The process that runs from the tree (default: the caller's parent, e.g. the shell).", valueName: "PID"))
+        @Option(help: ArgumentHelp("The process that runs from the tree (default: the caller's parent, e.g. the shell); a process id, not a thread id.", valueName: "PID"))
         var pid: Int32?
 
         func run() throws {

@@ -21,8 +21,10 @@ struct LeaseBook {
 
     /// Every lease whose process is gone, to prune.
     mutating func dead() throws -> [Lease] {
-        for lease in try leases.rows() where judged[lease.id] == nil {
-            judged[lease.id] = (lease, leases.probe.liveness(of: lease, bootID: bootID))
+        let rows = try leases.rows().filter { judged[$0.id] == nil }
+        let listed = rows.count > 16 ? leases.probe.listedPIDs() : nil
+        for lease in rows {
+            judged[lease.id] = (lease, leases.probe.liveness(of: lease, bootID: bootID, listed: listed))
         }
         return judged.values.filter { $0.liveness != .live }.map(\.lease)
     }

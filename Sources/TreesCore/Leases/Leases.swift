@@ -25,6 +25,12 @@ public struct Leases {
         guard let identity = probe.stat(of: pid) else {
             throw TreesError(.notFound, "no process \(pid)")
         }
+        // A thread id names a task that `readdir(/proc)` does not list, and
+        // the lease would be judged by one thread's life: lease the process.
+        if pid != getpid(), let group = probe.threadGroup(of: pid), group != pid {
+            throw TreesError(.usage, "\(pid) is a thread of process \(group), not a process",
+                             hint: "Lease the process: --pid \(group).")
+        }
         let bootID = try probe.bootID()
         let inode = probe.pidfdInode(of: pid)
         var refused: TreeRef?
@@ -77,7 +83,9 @@ public struct Leases {
     public func list(_ ref: TreeRef? = nil) throws -> [(lease: Lease, liveness: Liveness)] {
         let probe = try probe.resolvingBootID()
         let bootID = try probe.bootID()
-        return try rows(ref).map { ($0, probe.liveness(of: $0, bootID: bootID)) }
+        let rows = try rows(ref)
+        let listed = rows.count > 16 ? probe.listedPIDs() : nil
+        return rows.map { ($0, probe.liveness(of: $0, bootID: bootID, listed: listed)) }
     }
 
     /// Every lease row (of `ref` if given), not judged.

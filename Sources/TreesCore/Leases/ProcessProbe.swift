@@ -46,6 +46,16 @@ public struct ProcessProbe: Sendable {
         return getpid()
     }
 
+    /// The thread group (process) that task `pid` belongs to, from the
+    /// `Tgid:` line of `/proc/PID/status`; nil when it cannot be read.
+    func threadGroup(of pid: Int32) -> Int32? {
+        guard let bytes = try? ProcFS.readFile("\(procRoot)/\(pid)/status") else { return nil }
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("Tgid:") {
+            return Int32(line.dropFirst(5).drop(while: { $0 == " " || $0 == "\t" }))
+        }
+        return nil
+    }
+
     /// `(startTime, state)` of a pid from `/proc/PID/stat`, or nil when gone.
     public func stat(of pid: Int32) -> (startTime: UInt64, state: Character)? {
         guard let bytes = try? ProcFS.readFile("\(procRoot)/\(pid)/stat"), let parsed = ProcStat(bytes[...]) else { return nil }
@@ -85,9 +95,28 @@ public struct ProcessProbe: Sendable {
         return false
     }
 
+    /// The pids listed in `procRoot` now (thread-group leaders only), or nil
+    /// when it cannot be listed. One `getdents` pass, so that judging ten
+    /// thousand lease rows does not cost ten thousand failed opens of
+    /// `/proc/PID/stat`: take it *after* reading the rows (`liveness(of:bootID:listed:)`).
+    public func listedPIDs() -> Set<Int32>? {
+        guard let entries = try? Directory.open(procRoot).entries() else { return nil }
+        var pids = Set<Int32>(minimumCapacity: entries.count)
+        for entry in entries where !entry.name.isEmpty && entry.name.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+            if let pid = Int32(entry.name.display) { pids.insert(pid) }
+        }
+        return pids
+    }
+
     /// Judges a lease against the running system.
-    public func liveness(of lease: Lease, bootID: String) -> Liveness {
+    /// - Parameter listed: `listedPIDs()` taken after `lease` was read, or
+    ///   nil. A lease's process ran before its row was written, so a pid
+    ///   missing from a later listing has exited: no need to open its files.
+    ///   (Leases are only ever taken for a thread-group leader, which
+    ///   `readdir(/proc)` lists; `acquire` refuses a thread id.)
+    public func liveness(of lease: Lease, bootID: String, listed: Set<Int32>? = nil) -> Liveness {
         guard lease.bootID == bootID else { return .otherBoot }
+        if let listed, !listed.contains(lease.pid) { return .exited }
         guard let now = stat(of: lease.pid) else { return .exited }
         guard now.startTime == lease.startTime else { return .reused }
         if (now.state == "Z" || now.state == "X") && !otherThreadRuns(lease.pid) { return .exited }

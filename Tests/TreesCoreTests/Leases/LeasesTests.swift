@@ -73,6 +73,59 @@ import Testing
         withExtendedLifetime(held) {}
     }
 
+    /// Many rows are judged by one listing of /proc taken after they are
+    /// read (not one open per row): gone processes are exited, running ones
+    /// live, and a pid listed again is still checked by its start time.
+    @Test func manyLeasesAreJudgedAgainstOneListingOfProc() throws {
+        let t = try TempDir()
+        let (root, store) = try CollectorTests().setUp(t)
+        let leases = Leases(root: root, store: store)
+        // posix_spawn, not Foundation's Process, whose children do not
+        // reliably outlive a sibling's terminate(); each is ended by its pid.
+        var sleepers: [pid_t] = []
+        defer { for pid in sleepers { kill(pid, SIGKILL); waitpid(pid, nil, 0) } }
+        for _ in 0..<24 {
+            var pid: pid_t = 0
+            let argv: [UnsafeMutablePointer<CChar>?] = [strdup("sleep"), strdup("30"), nil]
+            defer { argv.forEach { free($0) } }
+            #expect(posix_spawn(&pid, "/bin/sleep", nil, nil, argv, environ) == 0)
+            sleepers.append(pid)
+            _ = try leases.acquire(TreeSelector(parsing: "app@r1"), pid: pid)
+        }
+        let ended = Array(sleepers.prefix(20))
+        sleepers.removeFirst(20)
+        for pid in ended { kill(pid, SIGKILL); waitpid(pid, nil, 0) }
+        var reused = try leases.acquire(TreeSelector(parsing: "app@r2"), pid: getpid())
+        try store.query("UPDATE leases SET start_time = start_time + 1 WHERE id = ?", [.text(reused.id)])
+        reused.startTime += 1
+        let judged = try leases.list()
+        #expect(judged.count == 25)
+        let live = Set(judged.filter { $0.liveness == .live }.map(\.lease.pid))
+        #expect(live == Set(sleepers))
+        #expect(judged.filter { $0.liveness == .exited }.count == 20)
+        #expect(judged.first { $0.lease.id == reused.id }?.liveness == .reused)
+        #expect(try Leases(root: root, store: store).pruneDead() == 21)
+        #expect(try leases.list().count == 4)
+    }
+
+    /// A thread is not listed by `readdir(/proc)` and may end before its
+    /// process: a lease names a process, and a thread id is refused (64).
+    @Test func aThreadIDIsRefusedAsALeasePid() throws {
+        let t = try TempDir()
+        let (root, store) = try CollectorTests().setUp(t)
+        let thread = Thread { Foundation.sleep(5) }
+        thread.start()
+        let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").compactMap { Int32($0) }
+        let tid = try #require(tasks.first { $0 != getpid() })
+        do {
+            _ = try Leases(root: root, store: store).acquire(TreeSelector(parsing: "app@r1"), pid: tid)
+            Issue.record("a lease was taken for thread \(tid)")
+        } catch let e as TreesError {
+            #expect(e.exitStatus == 64 && e.message.contains("thread of process \(getpid())"), "\(e)")
+        }
+        #expect(try Leases(root: root, store: store).list().isEmpty)
+    }
+
     @Test func ownPIDIsThePidThisProcFilesystemShows() {
         #expect(ProcessProbe().ownPID() == getpid())
     }
