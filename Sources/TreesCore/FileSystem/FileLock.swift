@@ -23,7 +23,10 @@ func lockFile(_ fd: Int32, exclusive: Bool = true, waitingUpTo timeout: Double?,
                              hint: "Try again later, or raise TREES_LOCK_TIMEOUT; if the holder is hung, end it by its pid.")
         }
         usleep(pause)
-        pause = min(pause * 2, 20_000)
+        // Capped at 2 ms: a longer sleep overshoots the holder's release by
+        // up to its length, and a job waiting on gc's brief hold then waits
+        // several times as long as gc held it.
+        pause = min(pause * 2, 2_000)
     }
 }
 

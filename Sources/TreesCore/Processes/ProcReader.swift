@@ -53,6 +53,18 @@ protocol ProcessFiles {
 
 extension ProcessFiles {
     func openPath(_ path: [UInt8], directory: Bool) -> Int32? { nil }
+
+    /// Each link in `directory` (`fd`) with its target or why it could not
+    /// be read. Throws when the directory itself cannot be listed.
+    func readLinks(in directory: String) throws(ProcFileError) -> [(name: String, target: Result<[UInt8], ProcFileError>)] {
+        try list(directory).map { name in
+            do throws(ProcFileError) {
+                return (name, .success(try readLink(directory + "/" + name)))
+            } catch {
+                return (name, .failure(error))
+            }
+        }
+    }
 }
 
 /// Reads a real (or fixture) proc tree fd-relatively through `Directory`.
@@ -126,6 +138,25 @@ struct SystemProcessFiles: ProcessFiles {
     /// takes over: `Directory.entries()` duplicates and rewinds (it may
     /// list a directory twice), three system calls a listing this saves.
     func list(_ name: String) throws(ProcFileError) -> [String] {
+        try withListing(name) { _, names in names }
+    }
+
+    /// Reads each link relative to the listed directory's own descriptor:
+    /// `readlinkat(fd/, "3")` looks up one name where `readlinkat(PID/,
+    /// "fd/3")` looks up two, for every descriptor of every process.
+    func readLinks(in name: String) throws(ProcFileError) -> [(name: String, target: Result<[UInt8], ProcFileError>)] {
+        try withListing(name) { fd, names in
+            names.map { link in
+                let n = link.withCString { readlinkat(fd, $0, &buffer.bytes, buffer.bytes.count) }
+                guard n >= 0 else { return (link, .failure(ProcFileError(file: name + "/" + link, errno: .current))) }
+                // A target that fills the buffer may be cut: longer than any path the kernel spells.
+                guard n < buffer.bytes.count else { return (link, .failure(ProcFileError(file: name + "/" + link, errno: .nameTooLong))) }
+                return (link, .success(Array(buffer.bytes[..<n])))
+            }
+        }
+    }
+
+    private func withListing<T>(_ name: String, _ body: (Int32, [String]) -> T) throws(ProcFileError) -> T {
         let fd = retryingEINTR { name.withCString { openat(directory.fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) } }
         guard fd >= 0 else { throw ProcFileError(file: name, errno: .current) }
         guard let dir = fdopendir(fd) else {
@@ -139,7 +170,7 @@ struct SystemProcessFiles: ProcessFiles {
             errno = 0
             guard let entry = readdir(dir) else {
                 if errno != 0 { throw ProcFileError(file: name, errno: .current) }
-                return names
+                return body(fd, names)
             }
             let text = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)

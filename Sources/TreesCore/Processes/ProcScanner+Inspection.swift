@@ -168,8 +168,25 @@ extension ProcScanner {
         }
         if let environ = try found.attempt({ () throws(ProcFileError) in try files.read("environ") }) {
             let namesRoot = view.map { v in { (value: ArraySlice<UInt8>) in v.namesRoot(value) } }
-            for ref in matcher.trees(inEnvironment: environ, namesRoot: namesRoot) { found.add(ref, .environ) }
-            if let view { for word in ProcWords.inEnvironment(environ) { found.add(view.trees(ofWord: word), .environ) } }
+            let trees = { (matcher: inout ProcPathMatcher) -> [TreeRef] in
+                var trees = matcher.trees(inEnvironment: environ, namesRoot: namesRoot)
+                if let view { trees += ProcWords.inEnvironment(environ).compactMap { view.trees(ofWord: $0) } }
+                return trees
+            }
+            // Processes of a pool or one login mostly share one environment:
+            // the answer for the same bytes, seen from the same view and
+            // directory, is the same, so it is worked out once per scan.
+            // Only in the scanner's own view: elsewhere words are opened
+            // through this process's root, and an answer cut short by its
+            // exit must not stand for another process.
+            let memo = view.flatMap { $0.isOwnView ? EnvironmentKey(view: $0.viewNumber, cwd: $0.cwd, environ: environ) : nil }
+            if let memo, let known = context.locator?.cachedEnvironment(memo) {
+                for ref in known { found.add(ref, .environ) }
+            } else {
+                let answer = trees(&matcher)
+                if let memo { context.locator?.rememberEnvironment(memo, answer) }
+                for ref in answer { found.add(ref, .environ) }
+            }
         }
         for ref in matcher.trees(inText: cmdline[...]) { found.add(ref, .cmdline) }
         if let view { for word in ProcWords.inCommandLine(cmdline) { found.add(view.trees(ofWord: word), .cmdline) } }
@@ -198,9 +215,9 @@ extension ProcScanner {
     private func addDescriptors(_ files: any ProcessFiles, view: ProcessView?,
                                 found: inout ProcessFindings, matcher: inout ProcPathMatcher) throws(ProcFileError) {
         var unspellable: [(String, EvidenceKind)] = []
-        for fd in try files.list("fd") where !fd.isEmpty && fd.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+        for (fd, target) in try files.readLinks(in: "fd") where !fd.isEmpty && fd.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
             do throws(ProcFileError) {
-                let shown = try files.readLink("fd/" + fd)
+                let shown = try target.get()
                 found.add(matcher.tree(ofKernelPath: shown[...]) ?? view?.tree(ofFileShown: shown[...], link: "fd/" + fd), .fd)
             } catch {
                 // ENOENT here only means this descriptor was closed since the listing.

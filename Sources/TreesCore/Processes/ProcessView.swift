@@ -14,11 +14,13 @@ struct ProcessView {
     /// The mount namespace and root the process sees, then a NUL: in one
     /// view the same spelling names the same file, so answers are shared.
     private let view: Int
+    /// The view as a number, for caches keyed by what a process shows.
+    var viewNumber: Int { view }
     /// The scanner's own view: there a path opens the same without going
     /// through the process, so a failed open may be remembered as well.
-    private let isOwnView: Bool
+    let isOwnView: Bool
     /// The working directory as shown, for words relative to it.
-    private let cwd: [UInt8]?
+    let cwd: [UInt8]?
     /// Whether the process's mount namespace has a mount of a part of a
     /// tree (read from its mountinfo once per namespace); only then is a
     /// file outside every tree checked for being such a mount itself.

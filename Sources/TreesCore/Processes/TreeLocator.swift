@@ -161,6 +161,16 @@ final class TreeLocator {
         return any
     }
 
+    /// Environments already read: the trees each names (`EnvironmentKey`).
+    private var environments: [EnvironmentKey: [TreeRef]] = [:]
+
+    func cachedEnvironment(_ key: EnvironmentKey) -> [TreeRef]? { environments[key] }
+
+    func rememberEnvironment(_ key: EnvironmentKey, _ trees: [TreeRef]) {
+        // A bound on memory for a host of ten thousand distinct environments.
+        if environments.count < 4096 { environments[key] = trees }
+    }
+
     /// The cached answer for a spelling in a view, if it was resolved before.
     func cached(_ key: ViewPath) -> TreeRef?? { resolved[key] }
 
@@ -181,4 +191,32 @@ struct ViewPath: Hashable {
     var path: ArraySlice<UInt8>
     /// Asked about the file itself (a mounted file), not as a directory.
     var file = false
+
+    /// The path's bytes hashed as one block: the synthesized hash fed them
+    /// to the hasher one `UInt8` at a time, which was the busiest user-space
+    /// function of `trees ps` (every word of every environment is looked up).
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(view)
+        hasher.combine(file)
+        path.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+
+    static func == (a: ViewPath, b: ViewPath) -> Bool {
+        a.view == b.view && a.file == b.file && a.path == b.path
+    }
+}
+
+/// One process's whole environment block as seen from its view and working
+/// directory (relative words resolve against it): the same key names the
+/// same trees within one scan.
+struct EnvironmentKey: Hashable {
+    var view: Int
+    var cwd: [UInt8]?
+    var environ: [UInt8]
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(view)
+        cwd?.withUnsafeBytes { hasher.combine(bytes: $0) }
+        environ.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
 }

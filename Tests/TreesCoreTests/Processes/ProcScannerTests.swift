@@ -377,6 +377,52 @@ extension ProcScannerTests {
     }
 }
 
+extension ProcScannerTests {
+    /// One scan works out an environment once for processes that share it,
+    /// but a relative word names a different file from each working
+    /// directory: the same bytes from `ROOT/app` (where `r1/lib` is in
+    /// app@r1) and from elsewhere (where it is nothing) are two answers,
+    /// whichever process is inspected first.
+    @Test func aSharedEnvironmentIsJudgedFromEachProcessesDirectory() throws {
+        let t = try TempDir()
+        let base = try #require(canonicalPath(t.path))
+        let root = base + "/root", tree = root + "/app/r1"
+        for dir in [root, root + "/app", tree, tree + "/lib", base + "/elsewhere"] { #expect(mkdir(dir, 0o755) == 0) }
+        let addChdir = try #require(dlsym(nil, "posix_spawn_file_actions_addchdir_np").map { unsafeBitCast($0, to: AddChdir.self) })
+        var pids: [pid_t] = []
+        defer {
+            for pid in pids {
+                kill(pid, SIGKILL)
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+            }
+        }
+        // Outside first, so that a cache keyed by the bytes alone would
+        // hand its empty answer to the process inside.
+        for cwd in [base + "/elsewhere", root + "/app", base + "/elsewhere"] {
+            var actions = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&actions)
+            defer { posix_spawn_file_actions_destroy(&actions) }
+            #expect(addChdir(&actions, cwd) == 0)
+            let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sleep"), strdup("30"), nil]
+            let envp: [UnsafeMutablePointer<CChar>?] = [strdup("DATA=r1/lib"), nil]
+            defer { (argv + envp).forEach { free($0) } }
+            var pid: pid_t = 0
+            try #require(posix_spawn(&pid, "/bin/sleep", &actions, nil, argv, envp) == 0)
+            pids.append(pid)
+        }
+        for workers in [1, 2] {
+            var scanner = ProcScanner(treesRoot: root)
+            scanner.workers = workers
+            scanner.parallelThreshold = 1
+            let scan = try scanner.scan()
+            let inside = scan.processes.first { $0.pid == pids[1] }
+            #expect(inside?.trees == [ref("app@r1"): Set<EvidenceKind>([.environ])], "workers \(workers)")
+            #expect(!scan.processes.contains { $0.pid == pids[0] || $0.pid == pids[2] }, "workers \(workers)")
+        }
+    }
+}
+
 @Suite struct TwoWorkerScanTests {
     /// The live /proc scanned on one thread and on two gives the same
     /// evidence for jobs planted in a temporary root: per-worker caches and
