@@ -31,7 +31,35 @@ struct DirectoryCopier {
         var pending: [DirEntry]
     }
 
+    /// Whether a second thread copies files beside the walk (`FileCopyQueue`).
+    var parallel = true
+
+    init(progress: ProgressHandler?) { self.progress = progress }
+
     mutating func copy(from top: Directory, to topDst: Directory) throws {
+        let queue = FileCopyQueue()
+        let started = parallel && queue.start()
+        self.queue = started ? queue : nil
+        defer { self.queue = nil }
+        do {
+            try walk(from: top, to: topDst)
+        } catch {
+            // No thread may write into staging once the install cleans it up.
+            if started { try? queue.finish(abandon: true) }
+            throw error
+        }
+        if started {
+            hashes.merge(try queue.finish()) { mine, _ in mine }
+            let theirs = queue.copied
+            tally.files += theirs.files
+            tally.bytes += theirs.bytes
+        }
+    }
+
+    /// The second thread's queue while `copy` runs.
+    private var queue: FileCopyQueue? = nil
+
+    private mutating func walk(from top: Directory, to topDst: Directory) throws {
         var stack = [Frame(src: top, dst: topDst, depth: 0, pathBytes: 0, prefix: [], mode: nil, pending: try top.entries())]
         while let last = stack.indices.last {
             guard let entry = stack[last].pending.popLast() else {
@@ -65,8 +93,14 @@ struct DirectoryCopier {
                 if dedup.sizes.contains(Int64(st.st_size)),
                    let linked = try linkShared(entry.name, from: src, to: dst, mode: perm | 0o600) {
                     hashes[path] = linked
+                } else if let queue, try queue.offer(.init(src: src, dst: dst, name: entry.name, path: path, mode: perm | 0o600)) {
+                    reportProgress()
                 } else {
-                    hashes[path] = try copyFile(entry.name, from: src, to: dst, mode: perm | 0o600)
+                    let hash = try copyFile(entry.name, from: src, to: dst, mode: perm | 0o600, buffer: &buffer)
+                    hashes[path] = hash
+                    tally.files += 1
+                    tally.bytes += hash.size
+                    reportProgress()
                 }
             case S_IFLNK:
                 let target = try src.readLink(entry.name)
@@ -108,36 +142,20 @@ struct DirectoryCopier {
         guard dedup.link(hash: hash, size: size, mode: sealed, uid: geteuid(), gid: gid, as: name, in: dst) else { return nil }
         tally.files += 1
         tally.bytes += size
-        if tally.files % 256 == 0 { progress?(tally) }
+        reportProgress()
         return FileHash(hash: hash, size: size)
     }
 
-    /// Copies one file with a read/write loop that hashes what it writes, so
-    /// each file is read once (copy_file_range would copy in the kernel but
-    /// leave the digest to a second read of every byte).
-    private mutating func copyFile(_ name: FileName, from src: Directory, to dst: Directory, mode: mode_t) throws -> FileHash {
-        let input = try src.openFile(name)
-        let path = dst.child(name)
-        let outFD = try syscall("cannot create", path) {
-            name.withCName { openat(dst.fd, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode) }
-        }
-        let output = FileDescriptor(outFD)
-        let hasher = SHA256()
-        var size: Int64 = 0
-        while true {
-            let n = try buffer.withUnsafeMutableBytes { buf in
-                try syscall("cannot read source for", path) { read(input.raw, buf.baseAddress, buf.count) }
-            }
-            if n == 0 { break }
-            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-            try writeAll(output.raw, buffer, count: n, path: path)
-            size += Int64(n)
-            tally.bytes += Int64(n)
-        }
-        try syscall("cannot set mode of", path) { fchmod(output.raw, mode) }
-        tally.files += 1
-        if tally.files % 256 == 0 { progress?(tally) }
-        return FileHash(hash: hasher.finish(), size: size)
+    private var lastReported: Int64 = 0
+
+    /// Progress every 256 files, counting the worker's.
+    private mutating func reportProgress() {
+        guard let progress else { return }
+        let theirs = queue?.copied ?? (files: 0, bytes: 0)
+        let files = tally.files + theirs.files
+        guard files >= lastReported + 256 else { return }
+        lastReported = files
+        progress(Progress(phase: tally.phase, files: files, bytes: tally.bytes + theirs.bytes))
     }
 }
 

@@ -75,7 +75,7 @@ public struct ProcScanner {
                               first: (any ProcReader, ScanContext, ProcPathMatcher),
                               second: (any ProcReader, ScanContext, ProcPathMatcher)) -> [ProcInspection] {
         let other = WorkerResult()
-        let worker = ScanWorker {
+        let worker = WorkerThread {
             var matcher = second.2
             var found: [ProcInspection] = []
             found.reserveCapacity(pids.count / 2)
@@ -128,4 +128,9 @@ public struct ProcScanner {
         return UnknownProcess(pid: 0, command: "",
                               reason: "\(procRoot) is mounted with hidepid=\(value): other users' processes are hidden; scan as root")
     }
+}
+
+/// What the second worker found, read by the starter after `join`.
+final class WorkerResult: @unchecked Sendable {
+    var inspections: [ProcInspection] = []
 }

@@ -218,7 +218,14 @@ extension Bench {
         return Contender(label: label,
                          prepare: { i in
                              let root = try self.fresh("\(prefix)-\(i)")
-                             try prepareRoot?(root)
+                             if let prepareRoot {
+                                 try prepareRoot(root)
+                             } else {
+                                 // A root in use, as on any host after its first rollout: its
+                                 // database exists. A tree of another name shares no file with
+                                 // app (dedup links within a name), so the timed install copies all.
+                                 _ = try run(self.treesCommand("install", "--root", root, "seed@r0", try self.small()))
+                             }
                          },
                          argv: { i in [trees, "install", "--root", "\(self.work)/\(prefix)-\(i)", "app@\(rev)", (try? source()) ?? ""] },
                          cleanup: { i in

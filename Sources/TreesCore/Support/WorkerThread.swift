@@ -1,0 +1,36 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One POSIX thread running one closure, joined by its starter: the second
+/// core's share of a /proc scan or of an install's copy. A plain pthread
+/// rather than Dispatch or Swift concurrency: both are synchronous code
+/// called from synchronous commands, and the closure's state (a reader,
+/// caches, a buffer) is used by this thread alone until `join`, or handed
+/// over under a lock (`FileCopyQueue`), which is what makes the unchecked
+/// sendability sound.
+final class WorkerThread: @unchecked Sendable {
+    private let body: () -> Void
+    private var thread = pthread_t()
+
+    init(_ body: @escaping () -> Void) { self.body = body }
+
+    /// Starts the thread; false when it cannot be created (the caller then
+    /// does the work itself).
+    func start() -> Bool {
+        let context = Unmanaged.passRetained(self).toOpaque()
+        let rc = pthread_create(&thread, nil, { raw in
+            guard let raw else { return nil }
+            let worker = Unmanaged<WorkerThread>.fromOpaque(raw).takeRetainedValue()
+            worker.body()
+            return nil
+        }, context)
+        if rc != 0 {
+            Unmanaged<WorkerThread>.fromOpaque(context).release()
+            return false
+        }
+        return true
+    }
+
+    func join() { pthread_join(thread, nil) }
+}
