@@ -123,17 +123,8 @@ struct DirectoryCopier {
     /// second read comes from the page cache).
     private mutating func linkShared(_ name: FileName, from src: Directory, to dst: Directory, mode: mode_t) throws -> FileHash? {
         let input = try src.openFile(name)
-        let hasher = SHA256()
-        var size: Int64 = 0
-        while true {
-            let n = try buffer.withUnsafeMutableBytes { buf in
-                try syscall("cannot read", src.child(name)) { read(input.raw, buf.baseAddress, buf.count) }
-            }
-            if n == 0 { break }
-            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-            size += Int64(n)
-        }
-        let hash = hasher.finish()
+        let read = try hashReading(input.raw, path: src.child(name), buffer: &buffer)
+        let hash = read.hash, size = read.size
         // The owner and sealed mode the copy would have: created by this
         // process, its group inherited from a setgid directory.
         let dirStatus = try dst.status()

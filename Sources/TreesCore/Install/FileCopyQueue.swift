@@ -127,17 +127,27 @@ func copyFile(_ name: FileName, from src: Directory, to dst: Directory, mode: mo
         name.withCName { openat(dst.fd, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode) }
     }
     let output = FileDescriptor(outFD)
+    let hash = try hashReading(input.raw, path: path, buffer: &buffer) { n, bytes in
+        try writeAll(output.raw, bytes, count: n, path: path)
+    }
+    try syscall("cannot set mode of", path) { fchmod(output.raw, mode) }
+    return hash
+}
+
+/// Reads `fd` to its end through `buffer`, hashing every byte; `each` gets
+/// each chunk's length and the buffer holding it (a copy writes it out).
+func hashReading(_ fd: Int32, path: String, buffer: inout [UInt8],
+                 _ each: (Int, [UInt8]) throws -> Void = { _, _ in }) throws -> FileHash {
     let hasher = SHA256()
     var size: Int64 = 0
     while true {
         let n = try buffer.withUnsafeMutableBytes { buf in
-            try syscall("cannot read source for", path) { read(input.raw, buf.baseAddress, buf.count) }
+            try syscall("cannot read", path) { read(fd, buf.baseAddress, buf.count) }
         }
         if n == 0 { break }
         buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-        try writeAll(output.raw, buffer, count: n, path: path)
+        try each(n, buffer)
         size += Int64(n)
     }
-    try syscall("cannot set mode of", path) { fchmod(output.raw, mode) }
     return FileHash(hash: hasher.finish(), size: size)
 }

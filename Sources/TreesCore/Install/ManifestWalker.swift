@@ -122,17 +122,8 @@ struct Walker {
         }
         let file = try dir.openFile(name)
         let path = dir.child(name)
-        let hasher = SHA256()
-        var size: Int64 = 0
-        while true {
-            let n = try buffer.withUnsafeMutableBytes { buf in
-                try syscall("cannot read", path) { read(file.raw, buf.baseAddress, buf.count) }
-            }
-            if n == 0 { break }
-            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-            size += Int64(n)
-            tally.bytes += Int64(n)
-        }
+        let read = try hashReading(file.raw, path: path, buffer: &buffer)
+        tally.bytes += read.size
         if seal {
             var st = stat()
             try syscall("cannot stat", path) { fstat(file.raw, &st) }
@@ -140,7 +131,7 @@ struct Walker {
         }
         tally.files += 1
         if tally.files % 256 == 0 { progress?(tally) }
-        return (hasher.finish(), size)
+        return (read.hash, read.size)
     }
 
     func sealDirectory(_ dir: Directory) throws {
