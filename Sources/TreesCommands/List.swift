@@ -60,10 +60,7 @@ struct List: ParsableCommand {
         // Without --jobs the list reads the database only, so it stays fast on
         // a host with thousands of processes; --jobs adds one /proc pass for
         // all trees (unreadable leases or /proc only lower the count shown).
-        var leases: [TreeRef: Int] = [:]
-        for (lease, liveness) in try Leases(root: root, store: store).list() where liveness == .live {
-            leases[lease.tree, default: 0] += 1
-        }
+        let leases = try Leases(root: root, store: store).liveCountsByTree()
         let scanned = jobs ? (try? UsageScanner(root: root, store: store).scan().jobsByTree) ?? [:] : nil
         var currents: [TreeName: Rev?] = [:]
         var rows: [Row] = []
@@ -77,7 +74,7 @@ struct List: ParsableCommand {
                 state: tree.state.rawValue, current: tree.state != .deleted && currents[tree.ref.name]! == tree.ref.rev,
                 pinned: tree.pinned, installed_at: tree.installedAt.map(rfc3339),
                 bytes: tree.bytes, own_bytes: usage?.ownBytes, shared_bytes: usage?.sharedBytes, files: tree.files, digest: tree.digest,
-                leases: leases[tree.ref] ?? 0, jobs: scanned.map { $0[tree.ref] ?? 0 },
+                leases: leases[tree.id] ?? 0, jobs: scanned.map { $0[tree.ref] ?? 0 },
                 deleted_at: tree.deletedAt.map(rfc3339), delete_reason: tree.state == .deleted ? tree.deleteReason : nil,
                 bytes_freed: tree.state == .deleted ? tree.bytesFreed : nil))
         }

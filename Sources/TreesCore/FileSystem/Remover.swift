@@ -34,7 +34,7 @@ public struct Remover {
     private struct Frame {
         let dir: Directory
         let name: FileName
-        var pending: [FileName]
+        var pending: [DirEntry]
         var complete = true
     }
 
@@ -52,10 +52,10 @@ public struct Remover {
             if case .done(let gone) = first { return gone }
             return true
         }
-        var stack = [Frame(dir: top, name: name, pending: try top.entries().map(\.name))]
+        var stack = [Frame(dir: top, name: name, pending: try top.entries())]
         var moved = 0
         while let last = stack.indices.last {
-            guard let child = stack[last].pending.popLast() else {
+            guard let entry = stack[last].pending.popLast() else {
                 let frame = stack.removeLast()
                 let above = stack.last?.dir ?? parent
                 if frame.complete {
@@ -71,12 +71,21 @@ public struct Remover {
                 }
                 continue
             }
+            let child = entry.name
+            // What readdir says is a file is unlinked without first trying
+            // to open it as a directory (a third of the system calls); if
+            // it has become a directory since, it takes the path below.
+            if entry.type != UInt8(DT_DIR) && entry.type != UInt8(DT_UNKNOWN),
+               case .removed(let gone) = try unlinkFile(child, in: stack[last].dir) {
+                if !gone { stack[last].complete = false }
+                continue
+            }
             switch try open(child, in: stack[last].dir) {
             case .done(let gone):
                 if !gone { stack[last].complete = false }
             case .directory(let dir):
                 if stack.count < Self.maxOpen {
-                    stack.append(Frame(dir: dir, name: child, pending: try dir.entries().map(\.name)))
+                    stack.append(Frame(dir: dir, name: child, pending: try dir.entries()))
                     continue
                 }
                 // Too deep to hold open: move it up beside the top's other
@@ -85,7 +94,7 @@ public struct Remover {
                     let upName = Array(".trees-deep.\(moved)".utf8)
                     moved += 1
                     let rc = child.withCName { c in upName.withCName { CT_renameat_noreplace(stack[last].dir.fd, c, top.fd, $0) } }
-                    if rc == 0 { stack[0].pending.append(upName); break }
+                    if rc == 0 { stack[0].pending.append(DirEntry(name: upName, type: UInt8(DT_DIR))); break }
                     let err = errno
                     if err == EEXIST { continue }
                     if err == ENOENT { break }
@@ -105,7 +114,12 @@ public struct Remover {
             let err = errno
             switch err {
             case ENOENT: return .done(true)
-            case ENOTDIR, ELOOP: return .done(try unlinkFile(name, in: parent))
+            case ENOTDIR, ELOOP:
+                // Not a directory now; if it became one meanwhile, the next pass opens it.
+                guard case .removed(let gone) = try unlinkFile(name, in: parent) else {
+                    throw TreesError.system("cannot remove", parent.child(name), errno: EISDIR)
+                }
+                return .done(gone)
             default: throw TreesError.system("cannot open for deletion", parent.child(name), errno: err)
             }
         }
@@ -122,17 +136,26 @@ public struct Remover {
         return .directory(dir)
     }
 
-    private mutating func unlinkFile(_ name: FileName, in parent: Directory) throws -> Bool {
+    private enum Unlinked {
+        /// Gone (true), or a mount point left in place (false).
+        case removed(Bool)
+        /// A directory: to be opened and emptied instead.
+        case isDirectory
+    }
+
+    private mutating func unlinkFile(_ name: FileName, in parent: Directory) throws -> Unlinked {
         var st = stat()
         let haveStat = name.withCName { fstatat(parent.fd, $0, &st, AT_SYMLINK_NOFOLLOW) } == 0
+        if haveStat && (st.st_mode & S_IFMT) == S_IFDIR { return .isDirectory }
         let rc = retryingEINTR { name.withCName { unlinkat(parent.fd, $0, 0) } }
         if rc != 0 {
             let err = errno
-            if err == ENOENT { return true }
+            if err == ENOENT { return .removed(true) }
+            if err == EISDIR { return .isDirectory }
             // A file bind-mounted over this one: a mount point like any other.
             if err == EBUSY {
                 mountsSkipped.append(parent.child(name))
-                return false
+                return .removed(false)
             }
             throw TreesError.system("cannot remove", parent.child(name), errno: err)
         }
@@ -141,6 +164,6 @@ public struct Remover {
         }
         filesRemoved += 1
         progress?(Progress(phase: "deleting", files: filesRemoved, bytes: bytesFreed))
-        return true
+        return .removed(true)
     }
 }

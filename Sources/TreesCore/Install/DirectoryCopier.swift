@@ -45,7 +45,7 @@ struct DirectoryCopier {
             try walk(from: top, to: topDst)
         } catch {
             // No thread may write into staging once the install cleans it up.
-            if started { try? queue.finish(abandon: true) }
+            if started { _ = try? queue.finish(abandon: true) }
             throw error
         }
         if started {

@@ -116,11 +116,16 @@ public struct ProcessProbe: Sendable {
     ///   `readdir(/proc)` lists; `acquire` refuses a thread id.)
     public func liveness(of lease: Lease, bootID: String, listed: Set<Int32>? = nil) -> Liveness {
         guard lease.bootID == bootID else { return .otherBoot }
-        if let listed, !listed.contains(lease.pid) { return .exited }
-        guard let now = stat(of: lease.pid) else { return .exited }
-        guard now.startTime == lease.startTime else { return .reused }
-        if (now.state == "Z" || now.state == "X") && !otherThreadRuns(lease.pid) { return .exited }
-        if let recorded = lease.pidfdInode, let inode = pidfdInode(of: lease.pid), inode != recorded {
+        return liveness(pid: lease.pid, startTime: lease.startTime, pidfdInode: lease.pidfdInode, listed: listed)
+    }
+
+    /// Judges a lease of this boot by the columns that identify its process.
+    func liveness(pid: Int32, startTime: UInt64, pidfdInode recorded: UInt64?, listed: Set<Int32>?) -> Liveness {
+        if let listed, !listed.contains(pid) { return .exited }
+        guard let now = stat(of: pid) else { return .exited }
+        guard now.startTime == startTime else { return .reused }
+        if (now.state == "Z" || now.state == "X") && !otherThreadRuns(pid) { return .exited }
+        if let recorded, let inode = pidfdInode(of: pid), inode != recorded {
             return .reused
         }
         return .live
