@@ -41,9 +41,8 @@ extension Bench {
         return s[0]
     }
 
-    func exec(staticBinary: String?) throws {
+    func exec() throws {
         _ = try execRows(binary: trees, label: "")
-        if let staticBinary { _ = try execRows(binary: staticBinary, label: " (static stdlib)") }
     }
 
     // MARK: aged root: exec after N jobs, list, gc --dry-run

@@ -7,7 +7,7 @@ let allOperations = ["exec", "aged", "ps", "install", "archive", "reinstall", "r
 let usage = """
     USAGE: trees-bench [--files N] [--processes N] [--trees N] [--jobs N] [--runs N]
                        [--only OP,OP...] [--json PATH] [--trees-binary PATH]
-                       [--static-stdlib] [--dir DIR] [--keep]
+                       [--dir DIR] [--keep]
 
     Times the release build of trees against its peers, alternating them, and
     prints a table (operation, workload, trees median, peer median, ratio,
@@ -21,7 +21,6 @@ let usage = """
       --only OPS         some of: \(allOperations.joined(separator: ","))
       --json PATH        also write the results as JSON
       --trees-binary P   the trees to time (default: swift build -c release, then .build/release/trees)
-      --static-stdlib    also build trees with --static-swift-stdlib and time its exec
       --dir DIR          where the workloads go (default /var/tmp; not a tmpfs, so sync means something)
       --keep             keep the workload directory
     """
@@ -35,7 +34,6 @@ struct Options {
     var only = Set(allOperations)
     var json: String?
     var treesBinary: String?
-    var staticStdlib = false
     var dir = "/var/tmp"
     var keep = false
 
@@ -69,7 +67,6 @@ struct Options {
                 }
             case "--json": o.json = value()
             case "--trees-binary": o.treesBinary = value()
-            case "--static-stdlib": o.staticStdlib = true
             case "--dir": o.dir = value()
             case "--keep": o.keep = true
             case "-h", "--help": print(usage); exit(0)

@@ -14,14 +14,14 @@ let repo: String = {
 }()
 for name in ["TREES_ROOT", "TREES_TREE", "TREES_TREE_PATH", "TREES_LEASE"] { unsetenv(name) }
 
-/// The trees binary: --trees-binary, or a release build made now.
-func locateTrees(staticStdlib: Bool) throws -> String {
-    if !staticStdlib, let given = options.treesBinary {
+/// The trees binary: --trees-binary, or a release build made now (which
+/// links the Swift runtime statically, as the Debian package ships it).
+func locateTrees() throws -> String {
+    if let given = options.treesBinary {
         guard access(given, X_OK) == 0 else { fail("no executable at \(given)") }
         return given
     }
     var args = ["swift", "build", "--package-path", repo, "-c", "release", "--product", "trees"]
-    if staticStdlib { args += ["--static-swift-stdlib", "--scratch-path", "\(repo)/.build-static"] }
     log("building: \(args.joined(separator: " "))")
     try run(args)
     let bin = try run(args + ["--show-bin-path"]).split(separator: "\n").last.map(String.init) ?? ""
@@ -62,8 +62,7 @@ func machine(work: String, trees: String) -> [(String, String)] {
 }
 
 do {
-    let trees = try locateTrees(staticStdlib: false)
-    let staticTrees = options.staticStdlib && options.only.contains("exec") ? try locateTrees(staticStdlib: true) : nil
+    let trees = try locateTrees()
     var template = Array("\(options.dir)/trees-bench.XXXXXX".utf8CString)
     guard let made = mkdtemp(&template) else { fail("cannot make a directory in \(options.dir): \(String(cString: strerror(errno)))") }
     let work = String(cString: made)
@@ -85,7 +84,7 @@ do {
         let start = monotonic()
         do {
             switch op {
-            case "exec": try bench.exec(staticBinary: staticTrees)
+            case "exec": try bench.exec()
             case "aged": try bench.aged()
             case "ps": try bench.ps()
             case "install": try bench.install()
