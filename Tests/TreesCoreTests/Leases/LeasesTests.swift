@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import TreesCore
+import TreesTestSupport
 
 @Suite struct LeaseAPITests {
     @Test func withLeaseHoldsTheTreeOnlyInsideTheBody() throws {
@@ -80,21 +81,16 @@ import Testing
         let t = try TempDir()
         let (root, store) = try CollectorTests().setUp(t)
         let leases = Leases(root: root, store: store)
-        // posix_spawn, not Foundation's Process, whose children do not
-        // reliably outlive a sibling's terminate(); each is ended by its pid.
         var sleepers: [pid_t] = []
-        defer { for pid in sleepers { kill(pid, SIGKILL); waitpid(pid, nil, 0) } }
+        defer { sleepers.forEach(reap) }
         for _ in 0..<24 {
-            var pid: pid_t = 0
-            let argv: [UnsafeMutablePointer<CChar>?] = [strdup("sleep"), strdup("30"), nil]
-            defer { argv.forEach { free($0) } }
-            #expect(posix_spawn(&pid, "/bin/sleep", nil, nil, argv, environ) == 0)
+            let pid = try #require(spawnSleeper())
             sleepers.append(pid)
             _ = try leases.acquire(TreeSelector(parsing: "app@r1"), pid: pid)
         }
         let ended = Array(sleepers.prefix(20))
         sleepers.removeFirst(20)
-        for pid in ended { kill(pid, SIGKILL); waitpid(pid, nil, 0) }
+        ended.forEach(reap)
         var reused = try leases.acquire(TreeSelector(parsing: "app@r2"), pid: getpid())
         try store.query("UPDATE leases SET start_time = start_time + 1 WHERE id = ?", [.text(reused.id)])
         reused.startTime += 1

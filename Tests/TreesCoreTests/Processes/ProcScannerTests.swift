@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Testing
 @testable import TreesCore
+import TreesTestSupport
 
 /// `fixtures/proc/NAME` of this package.
 private func fixture(_ name: String) -> String {
@@ -323,10 +324,6 @@ private struct FailingFiles: ProcessFiles {
 
 // MARK: - The real /proc
 
-/// `posix_spawn_file_actions_addchdir_np` is glibc-only and not exported to
-/// Swift without _GNU_SOURCE, so look it up at run time.
-private typealias AddChdir = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
-
 extension ProcScannerTests {
     @Test func realProcAttributesAChildByItsWorkingDirectory() throws {
         var template = Array("/tmp/trees-procscan-XXXXXX".utf8CString)
@@ -345,21 +342,8 @@ extension ProcScannerTests {
             rmdir(base)
         }
 
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        let addChdir = try #require(dlsym(nil, "posix_spawn_file_actions_addchdir_np").map { unsafeBitCast($0, to: AddChdir.self) })
-        #expect(addChdir(&actions, tree) == 0)
-        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sleep"), strdup("30"), nil]
-        let envp: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/bin:/bin"), nil]
-        defer { (argv + envp).forEach { free($0) } }
-        var pid: pid_t = 0
-        try #require(posix_spawn(&pid, "/bin/sleep", &actions, nil, argv, envp) == 0)
-        defer {
-            kill(pid, SIGKILL)
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        }
+        let pid = try #require(spawnSleeper(in: tree, environment: ["PATH=/usr/bin:/bin"]))
+        defer { reap(pid) }
 
         // The canonical root, and a symlink to it: the kernel reports the former.
         for treesRoot in [root, base + "/link"] {
@@ -388,28 +372,12 @@ extension ProcScannerTests {
         let base = try #require(canonicalPath(t.path))
         let root = base + "/root", tree = root + "/app/r1"
         for dir in [root, root + "/app", tree, tree + "/lib", base + "/elsewhere"] { #expect(mkdir(dir, 0o755) == 0) }
-        let addChdir = try #require(dlsym(nil, "posix_spawn_file_actions_addchdir_np").map { unsafeBitCast($0, to: AddChdir.self) })
         var pids: [pid_t] = []
-        defer {
-            for pid in pids {
-                kill(pid, SIGKILL)
-                var status: Int32 = 0
-                while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-            }
-        }
+        defer { pids.forEach(reap) }
         // Outside first, so that a cache keyed by the bytes alone would
         // hand its empty answer to the process inside.
         for cwd in [base + "/elsewhere", root + "/app", base + "/elsewhere"] {
-            var actions = posix_spawn_file_actions_t()
-            posix_spawn_file_actions_init(&actions)
-            defer { posix_spawn_file_actions_destroy(&actions) }
-            #expect(addChdir(&actions, cwd) == 0)
-            let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sleep"), strdup("30"), nil]
-            let envp: [UnsafeMutablePointer<CChar>?] = [strdup("DATA=r1/lib"), nil]
-            defer { (argv + envp).forEach { free($0) } }
-            var pid: pid_t = 0
-            try #require(posix_spawn(&pid, "/bin/sleep", &actions, nil, argv, envp) == 0)
-            pids.append(pid)
+            pids.append(try #require(spawnSleeper(in: cwd, environment: ["DATA=r1/lib"])))
         }
         for workers in [1, 2] {
             var scanner = ProcScanner(treesRoot: root)
