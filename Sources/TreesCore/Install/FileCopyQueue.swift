@@ -127,7 +127,7 @@ func copyFile(_ name: FileName, from src: Directory, to dst: Directory, mode: mo
         name.withCName { openat(dst.fd, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode) }
     }
     let output = FileDescriptor(outFD)
-    let hash = try hashReading(input.raw, path: path, buffer: &buffer) { n, bytes in
+    let hash = try hashReading(input.raw, path: src.child(name), buffer: &buffer) { n, bytes in
         try writeAll(output.raw, bytes, count: n, path: path)
     }
     try syscall("cannot set mode of", path) { fchmod(output.raw, mode) }
