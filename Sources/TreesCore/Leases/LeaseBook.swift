@@ -22,7 +22,7 @@ struct LeaseBook {
     /// Every lease whose process is gone, to prune.
     mutating func dead() throws -> [Lease] {
         let rows = try leases.rows().filter { judged[$0.id] == nil }
-        let listed = rows.count > 16 ? leases.probe.listedPIDs() : nil
+        let listed = leases.probe.listedPIDs(toJudge: rows.count)
         for lease in rows {
             judged[lease.id] = (lease, leases.probe.liveness(of: lease, bootID: bootID, listed: listed))
         }

@@ -84,7 +84,7 @@ public struct Leases {
         let probe = try probe.resolvingBootID()
         let bootID = try probe.bootID()
         let rows = try rows(ref)
-        let listed = rows.count > 16 ? probe.listedPIDs() : nil
+        let listed = probe.listedPIDs(toJudge: rows.count)
         return rows.map { ($0, probe.liveness(of: $0, bootID: bootID, listed: listed)) }
     }
 
@@ -97,7 +97,7 @@ public struct Leases {
         let probe = try probe.resolvingBootID()
         let rows = try store.query("SELECT tree_id, pid, start_time, pidfd_inode FROM leases WHERE boot_id = ?",
                                    [.text(try probe.bootID())])
-        let listed = rows.count > 16 ? probe.listedPIDs() : nil
+        let listed = probe.listedPIDs(toJudge: rows.count)
         var counts: [Int64: Int] = [:]
         for row in rows {
             guard let treeID = row[0].int, let pid = row[1].int.map({ Int32(truncatingIfNeeded: $0) }) else { continue }

@@ -95,21 +95,19 @@ public struct ProcessProbe: Sendable {
         return false
     }
 
-    /// The pids listed in `procRoot` now (thread-group leaders only), or nil
-    /// when it cannot be listed. One `getdents` pass, so that judging ten
-    /// thousand lease rows does not cost ten thousand failed opens of
-    /// `/proc/PID/stat`: take it *after* reading the rows (`liveness(of:bootID:listed:)`).
-    public func listedPIDs() -> Set<Int32>? {
-        guard let entries = try? Directory.open(procRoot).entries() else { return nil }
-        var pids = Set<Int32>(minimumCapacity: entries.count)
-        for entry in entries where !entry.name.isEmpty && entry.name.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
-            if let pid = Int32(entry.name.display) { pids.insert(pid) }
-        }
-        return pids
+    /// The pids listed in `procRoot` now (thread-group leaders only), to
+    /// judge `rows` lease rows read just before; nil when they are few (a
+    /// failed open each costs less than listing a busy host's /proc) or
+    /// /proc cannot be listed. One `getdents` pass, so that ten thousand
+    /// rows do not cost ten thousand failed opens of `/proc/PID/stat`:
+    /// take it *after* reading the rows (`liveness(of:bootID:listed:)`).
+    public func listedPIDs(toJudge rows: Int) -> Set<Int32>? {
+        guard rows > 16, let pids = try? SystemProcReader(procRoot: procRoot).processIDs() else { return nil }
+        return Set(pids)
     }
 
     /// Judges a lease against the running system.
-    /// - Parameter listed: `listedPIDs()` taken after `lease` was read, or
+    /// - Parameter listed: `listedPIDs(toJudge:)` taken after `lease` was read, or
     ///   nil. A lease's process ran before its row was written, so a pid
     ///   missing from a later listing has exited: no need to open its files.
     ///   (Leases are only ever taken for a thread-group leader, which

@@ -168,11 +168,6 @@ extension ProcScanner {
         }
         if let environ = try found.attempt({ () throws(ProcFileError) in try files.read("environ") }) {
             let namesRoot = view.map { v in { (value: ArraySlice<UInt8>) in v.namesRoot(value) } }
-            let trees = { (matcher: inout ProcPathMatcher) -> [TreeRef] in
-                var trees = matcher.trees(inEnvironment: environ, namesRoot: namesRoot)
-                if let view { trees += ProcWords.inEnvironment(environ).compactMap { view.trees(ofWord: $0) } }
-                return trees
-            }
             // Processes of a pool or one login mostly share one environment:
             // the answer for the same bytes, seen from the same view and
             // directory, is the same, so it is worked out once per scan.
@@ -183,7 +178,8 @@ extension ProcScanner {
             if let memo, let known = context.locator?.cachedEnvironment(memo) {
                 for ref in known { found.add(ref, .environ) }
             } else {
-                let answer = trees(&matcher)
+                var answer = matcher.trees(inEnvironment: environ, namesRoot: namesRoot)
+                if let view { answer += ProcWords.inEnvironment(environ).compactMap { view.trees(ofWord: $0) } }
                 if let memo { context.locator?.rememberEnvironment(memo, answer) }
                 for ref in answer { found.add(ref, .environ) }
             }

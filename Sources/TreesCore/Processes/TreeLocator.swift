@@ -200,10 +200,6 @@ struct ViewPath: Hashable {
         hasher.combine(file)
         path.withUnsafeBytes { hasher.combine(bytes: $0) }
     }
-
-    static func == (a: ViewPath, b: ViewPath) -> Bool {
-        a.view == b.view && a.file == b.file && a.path == b.path
-    }
 }
 
 /// One process's whole environment block as seen from its view and working
