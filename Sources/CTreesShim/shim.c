@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <linux/loop.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/random.h>
@@ -109,6 +111,41 @@ int CT_statx_identity(int fd, uint64_t *dev, uint64_t *ino, uint64_t *mnt_id, in
     errno = ENOSYS;
     return -1;
 #endif
+}
+
+int CT_statx_reference(int dirfd, const char *path, uint64_t *dev, uint64_t *ino, uint64_t *mnt_id,
+                       uint32_t *nlink, uint32_t *mode) {
+#ifdef SYS_statx
+    struct statx sx;
+    // STATX_TYPE | STATX_NLINK | STATX_INO | STATX_MNT_ID; 0x4000 AT_STATX_DONT_SYNC, 0x800 AT_NO_AUTOMOUNT.
+    if (syscall(SYS_statx, dirfd, path, 0x4000 | 0x800, 0x1 | 0x4 | 0x100 | 0x1000, &sx) != 0) return -1;
+    *dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+    *ino = sx.stx_ino;
+    *mnt_id = (sx.stx_mask & 0x1000) ? sx.stx_mnt_id : 0;
+    *nlink = sx.stx_nlink;
+    *mode = sx.stx_mode;
+    return 0;
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+int CT_loop_backing(const char *device, uint64_t *dev, uint64_t *ino) {
+    struct loop_info64 info;
+    int fd = open(device, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return -1;
+    int rc = ioctl(fd, LOOP_GET_STATUS64, &info);
+    int saved = errno;
+    close(fd);
+    if (rc != 0) { errno = saved; return -1; }
+    // The kernel encodes the device as new_encode_dev(): minor's low byte,
+    // then major, then minor's high bits.
+    unsigned major = (unsigned)((info.lo_device & 0xfff00) >> 8);
+    unsigned minor = (unsigned)((info.lo_device & 0xff) | ((info.lo_device >> 12) & 0xfff00));
+    *dev = makedev(major, minor);
+    *ino = info.lo_inode;
+    return 0;
 }
 
 struct ct_open_how { uint64_t flags; uint64_t mode; uint64_t resolve; };

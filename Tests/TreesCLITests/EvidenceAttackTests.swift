@@ -6,7 +6,7 @@ import TreesCore
 // by the operator: gc must keep the tree all the same (DESIGN.md invariant 3).
 
 /// Whether this host lets the tests bind-mount (root, and mount(8) works).
-private let canBindMount: Bool = {
+let canBindMount: Bool = {
     guard geteuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/mount") else { return false }
     guard let probe = try? Scratch() else { return false }
     try? FileManager.default.createDirectory(atPath: probe.path + "/a", withIntermediateDirectories: true)
@@ -17,17 +17,17 @@ private let canBindMount: Bool = {
 }()
 
 /// Whether `unshare -m` (a new mount namespace) works here, as for a container.
-private let canUnshareMounts: Bool = {
+let canUnshareMounts: Bool = {
     guard canBindMount, FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare") else { return false }
     return (try? run("/usr/bin/unshare", ["-m", "/bin/true"]))?.status == 0
 }()
 
-private let python = "/usr/bin/python3"
-private let hasPython = FileManager.default.isExecutableFile(atPath: python)
-private let hasCgroups = geteuid() == 0 && Cgroup.find() != nil
+let evidencePython = "/usr/bin/python3"
+private let hasPython = FileManager.default.isExecutableFile(atPath: evidencePython)
+let hasCgroups = geteuid() == 0 && Cgroup.find() != nil
 
 /// A bind mount undone (lazily, in case a job still sits in it) when the test ends.
-private final class BindMount {
+final class BindMount {
     let target: String
     init(_ source: String, at target: String) throws {
         var isDirectory: ObjCBool = false
@@ -46,7 +46,7 @@ private final class BindMount {
 }
 
 /// Installs app@r1 (with an executable of its own and a script) and app@r2, current.
-private func installTwo(_ s: Scratch) throws {
+func installTwo(_ s: Scratch) throws {
     let sleeper = try Data(contentsOf: URL(fileURLWithPath: "/bin/sleep"))
     for rev in ["r1", "r2"] {
         try s.write("src-\(rev)/lib/f0.txt", "\(rev) 0\n")
@@ -60,20 +60,20 @@ private func installTwo(_ s: Scratch) throws {
 }
 
 /// One job of each kind that uses the tree reached at `tree` (any spelling).
-private func jobsUsing(_ tree: String) throws -> [(String, Background)] {
+func jobsUsing(_ tree: String) throws -> [(String, Background)] {
     var jobs: [(String, Background)] = []
     jobs.append(("cwd", try Background("/bin/sh", ["-c", "exec /bin/sleep 30"], cwd: tree)))
     jobs.append(("fd", try Background("/bin/sh", ["-c", "exec 7< lib/f0.txt; cd /; exec /bin/sleep 30"], cwd: tree)))
     jobs.append(("exe", try Background(tree + "/bin/sleeper", ["30"], cwd: "/")))
     if hasPython {
-        jobs.append(("cmdline", try Background(python, [tree + "/job.py"], cwd: "/")))
-        jobs.append(("maps", try mappingJob(python, in: tree)))
+        jobs.append(("cmdline", try Background(evidencePython, [tree + "/job.py"], cwd: "/")))
+        jobs.append(("maps", try mappingJob(evidencePython, in: tree)))
     }
     return jobs
 }
 
 /// Waits until `ps` shows every job on app@r1 with its kind of evidence.
-private func expectFound(_ s: Scratch, _ jobs: [(String, Background)], sourceLocation: SourceLocation = #_sourceLocation) throws {
+func expectFound(_ s: Scratch, _ jobs: [(String, Background)], sourceLocation: SourceLocation = #_sourceLocation) throws {
     var found: [String: Set<String>] = [:]
     _ = try eventually {
         found = try psEvidence(s)
@@ -86,7 +86,7 @@ private func expectFound(_ s: Scratch, _ jobs: [(String, Background)], sourceLoc
 }
 
 /// Runs `gc --min-age 0 --keep 0` and returns r1's action and reason.
-private func gcR1(_ s: Scratch) throws -> (action: String, reason: String) {
+func gcR1(_ s: Scratch) throws -> (action: String, reason: String) {
     let r = try s.trees(["gc", "--min-age", "0", "--keep", "0", "--json"])
     let rows = (try? json(r.stdout) as? [[String: Any]]) ?? []
     let r1 = rows.first { $0["rev"] as? String == "r1" }
@@ -94,7 +94,7 @@ private func gcR1(_ s: Scratch) throws -> (action: String, reason: String) {
 }
 
 /// The common end: gc keeps r1 while the jobs run and deletes it once they are gone.
-private func expectKeptThenDeleted(_ s: Scratch, _ jobs: [(String, Background)], cleanup: () -> Void = {},
+func expectKeptThenDeleted(_ s: Scratch, _ jobs: [(String, Background)], cleanup: () -> Void = {},
                                    sourceLocation: SourceLocation = #_sourceLocation) throws {
     let kept = try gcR1(s)
     #expect(kept.action == "kept", "\(kept)", sourceLocation: sourceLocation)
@@ -196,7 +196,7 @@ struct EvidenceAttackTests {
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: inside)
         let tree = s.root + "/app/r1"
         let job = try Background("/usr/bin/unshare", ["-m", "--propagation", "private", "/bin/sh", "-c",
-                                                      "mount --bind \(tree) \(inside) && exec \(python) \(link)/job.py"], cwd: "/")
+                                                      "mount --bind \(tree) \(inside) && exec \(evidencePython) \(link)/job.py"], cwd: "/")
         try expectFound(s, [("cmdline", job)])
         try expectKeptThenDeleted(s, [("cmdline", job)])
     }
@@ -217,7 +217,7 @@ struct EvidenceAttackTests {
         try installTwo(s)
         let start = insideTheTree ? s.root + "/app/r1" : s.path
         let ready = s.path + "/deep.ready"
-        let job = try Background(python, ["-c", """
+        let job = try Background(evidencePython, ["-c", """
             import os, sys, time
             os.chdir(sys.argv[1])
             for _ in range(\(levels)):
@@ -271,7 +271,7 @@ struct EvidenceAttackTests {
         let link = s.path + "/root-link"
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: s.root)
         let jobs: [(String, Background)] = [
-            ("cmdline", try Background(python, [link + "/app/r1/job.py"], cwd: "/")),
+            ("cmdline", try Background(evidencePython, [link + "/app/r1/job.py"], cwd: "/")),
             ("environ", try Background("/bin/sleep", ["30"], environment: ["TREES_TREE": "app@r1", "TREES_ROOT": link], cwd: "/")),
         ]
         try expectFound(s, jobs)
@@ -314,7 +314,7 @@ struct EvidenceAttackTests {
             open(sys.argv[1] + '.ready', 'w').close()
             time.sleep(30)
             """)
-        let job = try Background(python, [helper, target, kind], cwd: "/")
+        let job = try Background(evidencePython, [helper, target, kind], cwd: "/")
         #expect(eventually { FileManager.default.fileExists(atPath: target + ".ready") })
         try expectFound(s, [(kind, job)])
         try expectKeptThenDeleted(s, [(kind, job)])

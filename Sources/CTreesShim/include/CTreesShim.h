@@ -96,6 +96,17 @@ int64_t CT_archive_entry_mtime(struct archive_entry *e);
 /// (STATX_ATTR_MOUNT_ROOT). One call where fstat gave only the first two.
 /// *mount_root is -1 when the kernel does not say. 0, or -1 with errno.
 int CT_statx_identity(int fd, uint64_t *dev, uint64_t *ino, uint64_t *mnt_id, int *mount_root);
+/// What a /proc link (`fd/N`, `exe`, `cwd`, `map_files/A-B`) refers to, by
+/// `statx(2)` through the link with AT_STATX_DONT_SYNC and AT_NO_AUTOMOUNT:
+/// the file's device (as st_dev), inode, mount id (0 when unknown), link
+/// count and file type bits. Asks no FUSE daemon or NFS server for fresh
+/// attributes. Returns 0, or -1 with errno set.
+int CT_statx_reference(int dirfd, const char *path, uint64_t *dev, uint64_t *ino, uint64_t *mnt_id,
+                       uint32_t *nlink, uint32_t *mode);
+/// The file a bound loop device reads from, by LOOP_GET_STATUS64 on
+/// `device` (e.g. /dev/loop3): its st_dev and inode. Returns 0, or -1 with
+/// errno set (ENXIO: not bound).
+int CT_loop_backing(const char *device, uint64_t *dev, uint64_t *ino);
 
 /// openat2(2) with a zero mode: `flags` as for openat, `resolve` the
 /// RESOLVE_* bits (RESOLVE_IN_ROOT 0x10). -1 with errno (ENOSYS before 5.6).

@@ -40,6 +40,11 @@ public struct UsageScanner {
                                       startTime: process.startTime, leaseID: nil))
             }
         }
+        // Held by the kernel for no process (a mount, a loop device, a swap
+        // file): pid 0, one row per holder, named in the command column.
+        for hold in proc.kernel {
+            holders.append(Holder(pid: 0, tree: hold.tree, evidence: [hold.kind], command: hold.holder, startTime: 0, leaseID: nil))
+        }
         if let store {
             for (lease, liveness) in try Leases(root: root, store: store, probe: probe).list() where liveness == .live {
                 let key = Key(pid: lease.pid, tree: lease.tree)

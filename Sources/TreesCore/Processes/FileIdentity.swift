@@ -59,3 +59,48 @@ struct MountedFile {
         }
     }
 }
+
+extension FileIdentity {
+    /// The `st_dev` glibc composes from a device's major and minor numbers
+    /// (`makedev(3)`), as maps(5) and mountinfo spell them.
+    static func deviceNumber(major: UInt64, minor: UInt64) -> UInt64 {
+        ((major & 0xffff_f000) << 32) | ((major & 0xfff) << 8) | ((minor & 0xffff_ff00) << 12) | (minor & 0xff)
+    }
+}
+
+/// What a /proc link (`fd/N`, `exe`, `cwd`, `root`, `map_files/A-B`)
+/// refers to, read by `statx(2)` through the link itself: the kernel's own
+/// reference, whatever path it spells. `AT_STATX_DONT_SYNC` keeps a FUSE
+/// daemon or NFS server out of it, so a stalled one cannot block the scan.
+struct Reference: Equatable {
+    var identity: FileIdentity
+    /// Nil where the kernel does not report mount ids (before 5.8).
+    var mountID: UInt64?
+    /// The link count: 0 for a file unlinked everywhere, which no tree
+    /// holds. Nil when not known (a maps line).
+    var links: UInt32?
+    var isDirectory: Bool
+
+    init(identity: FileIdentity, mountID: UInt64?, links: UInt32?, isDirectory: Bool) {
+        self.identity = identity
+        self.mountID = mountID
+        self.links = links
+        self.isDirectory = isDirectory
+    }
+
+    /// `statx(dirfd, link)`, following the (magic) link; nil when it fails.
+    init?(at dirfd: Int32, _ link: String) {
+        var dev: UInt64 = 0, ino: UInt64 = 0, mnt: UInt64 = 0
+        var nlink: UInt32 = 0, mode: UInt32 = 0
+        guard link.withCString({ CT_statx_reference(dirfd, $0, &dev, &ino, &mnt, &nlink, &mode) }) == 0 else { return nil }
+        self.init(identity: FileIdentity(device: dev, inode: ino), mountID: mnt == 0 ? nil : mnt, links: nlink,
+                  isDirectory: mode & UInt32(S_IFMT) == UInt32(S_IFDIR))
+    }
+}
+
+/// Where a reference lies: in a tree or none, or still to be found by a
+/// search of the trees for its inode (its spelling could not be trusted).
+enum Placement: Equatable {
+    case tree(TreeRef?)
+    case search(FileIdentity)
+}

@@ -23,6 +23,8 @@ protocol ProcReader {
     /// descriptor and buffer), or nil when it cannot be used from another
     /// thread; then the scan stays on one thread.
     func forWorker() throws -> (any ProcReader)?
+    /// Loop devices' backing files and swap files (`KernelFiles`); none for a fake proc root.
+    func kernelFiles() -> [KernelFiles.File]
 }
 
 /// What a thread shares with its leader: `CLONE_FS` (cwd, root) and `CLONE_FILES`.
@@ -35,6 +37,7 @@ extension ProcReader {
     func sharing(_ pid: Int32, thread tid: Int32) -> ThreadSharing? { nil }
     func ownMountNamespace() -> [UInt8]? { nil }
     func forWorker() throws -> (any ProcReader)? { nil }
+    func kernelFiles() -> [KernelFiles.File] { [] }
 }
 
 /// The files of one process (or one of its threads), by relative name.
@@ -49,10 +52,25 @@ protocol ProcessFiles {
     /// its root and mount namespace. Nil where there is nothing real to
     /// open (a fake proc root) or the open failed.
     func openPath(_ path: [UInt8], directory: Bool) -> Int32?
+    /// What the link `link` (`exe`, `cwd`, `fd/3`) refers to, by identity;
+    /// nil where there is nothing real behind it (a fake proc root) or
+    /// `statx` failed.
+    func reference(_ link: String) -> Reference?
+    /// Each link in `directory` (`fd`) with its target, or why it could
+    /// not be read, and what it refers to.
+    func readReferences(in directory: String) throws(ProcFileError) -> [LinkReading]
 }
+
+/// One link of a listing: its name, the path it spells, what it is.
+typealias LinkReading = (name: String, target: Result<[UInt8], ProcFileError>, reference: Reference?)
 
 extension ProcessFiles {
     func openPath(_ path: [UInt8], directory: Bool) -> Int32? { nil }
+    func reference(_ link: String) -> Reference? { nil }
+
+    func readReferences(in directory: String) throws(ProcFileError) -> [LinkReading] {
+        try readLinks(in: directory).map { ($0.name, $0.target, reference(directory + "/" + $0.name)) }
+    }
 
     /// Each link in `directory` (`fd`) with its target or why it could not
     /// be read. Throws when the directory itself cannot be listed.
@@ -85,6 +103,8 @@ final class SystemProcReader: ProcReader {
     }
 
     func forWorker() throws -> (any ProcReader)? { try SystemProcReader(procRoot: procRoot) }
+
+    func kernelFiles() -> [KernelFiles.File] { live ? KernelFiles(procRoot: procRoot).files() : [] }
 
     func sharing(_ pid: Int32, thread tid: Int32) -> ThreadSharing? {
         guard live else { return nil }
@@ -141,20 +161,25 @@ struct SystemProcessFiles: ProcessFiles {
         try withListing(name) { _, names in names }
     }
 
-    /// Reads each link relative to the listed directory's own descriptor:
-    /// `readlinkat(fd/, "3")` looks up one name where `readlinkat(PID/,
-    /// "fd/3")` looks up two, for every descriptor of every process.
-    func readLinks(in name: String) throws(ProcFileError) -> [(name: String, target: Result<[UInt8], ProcFileError>)] {
+    /// Each descriptor's path and, by `statx`, what it refers to. Both
+    /// relative to the listed directory's own descriptor: `readlinkat(fd/,
+    /// "3")` looks up one name where `readlinkat(PID/, "fd/3")` looks up
+    /// two, for every descriptor of every process.
+    func readReferences(in name: String) throws(ProcFileError) -> [LinkReading] {
         try withListing(name) { fd, names in
             names.map { link in
+                let reference = Reference(at: fd, link)
                 let n = link.withCString { readlinkat(fd, $0, &buffer.bytes, buffer.bytes.count) }
-                guard n >= 0 else { return (link, .failure(ProcFileError(file: name + "/" + link, errno: .current))) }
-                // A target that fills the buffer may be cut: longer than any path the kernel spells.
-                guard n < buffer.bytes.count else { return (link, .failure(ProcFileError(file: name + "/" + link, errno: .nameTooLong))) }
-                return (link, .success(Array(buffer.bytes[..<n])))
+                guard n >= 0 else { return (link, .failure(ProcFileError(file: name + "/" + link, errno: .current)), reference) }
+                guard n < buffer.bytes.count else {
+                    return (link, .failure(ProcFileError(file: name + "/" + link, errno: .nameTooLong)), reference)
+                }
+                return (link, .success(Array(buffer.bytes[..<n])), reference)
             }
         }
     }
+
+    func reference(_ link: String) -> Reference? { Reference(at: directory.fd, link) }
 
     private func withListing<T>(_ name: String, _ body: (Int32, [String]) -> T) throws(ProcFileError) -> T {
         let fd = retryingEINTR { name.withCString { openat(directory.fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) } }

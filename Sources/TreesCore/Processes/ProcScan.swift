@@ -9,10 +9,13 @@ public struct ProcScan: Sendable {
     /// Processes with evidence for at least one tree, by pid.
     public var processes: [ProcessEvidence]
     public var unknown: [UnknownProcess]
+    /// Trees the kernel holds for no process: mounts, loop devices, swap files.
+    public var kernel: [KernelHold]
 
-    public init(processes: [ProcessEvidence], unknown: [UnknownProcess]) {
+    public init(processes: [ProcessEvidence], unknown: [UnknownProcess], kernel: [KernelHold] = []) {
         self.processes = processes
         self.unknown = unknown
+        self.kernel = kernel
     }
 
     /// The processes running from `ref`.

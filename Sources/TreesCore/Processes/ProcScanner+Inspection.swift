@@ -8,6 +8,12 @@ import Glibc
 struct ProcInspection {
     var evidence: ProcessEvidence?
     var unknown: UnknownProcess?
+    /// Inodes the process holds whose tree only a search can tell.
+    var pending: [(FileIdentity, EvidenceKind)] = []
+    /// Mounts of trees in a mount namespace first seen with this process.
+    var kernel: [KernelHold] = []
+    /// Mounts that may hold a tree but could not be told (fail closed).
+    var kernelUnknown: [String] = []
 
     /// Gone, a kernel thread, or unrelated to any tree.
     static let skipped = ProcInspection()
@@ -21,9 +27,19 @@ struct ProcessFindings {
     var trees: [TreeRef: Set<EvidenceKind>] = [:]
     /// What could not be read, and why: any entry makes the process unknown.
     var failures: [(file: String, problem: String)] = []
+    var pending: [(FileIdentity, EvidenceKind)] = []
+    var kernel: [KernelHold] = []
+    var kernelUnknown: [String] = []
 
     mutating func add(_ ref: TreeRef?, _ kind: EvidenceKind) {
         if let ref { trees[ref, default: []].insert(kind) }
+    }
+
+    mutating func add(_ placement: Placement, _ kind: EvidenceKind) {
+        switch placement {
+        case .tree(let ref): add(ref, kind)
+        case .search(let identity): pending.append((identity, kind))
+        }
     }
 
     /// Runs one read. A process that is gone ends the inspection; any other
@@ -73,10 +89,14 @@ struct ProcessFindings {
     }
 
     func result(pid: Int32, stat: ProcStat?, uid: () -> UInt32?, cmdline: [UInt8]) -> ProcInspection {
-        guard !trees.isEmpty || !failures.isEmpty else { return .skipped }
+        guard !trees.isEmpty || !failures.isEmpty || !pending.isEmpty || !kernel.isEmpty || !kernelUnknown.isEmpty else {
+            return .skipped
+        }
         let command = ProcCommandLine.display(cmdline, comm: stat?.comm)
-        var result = ProcInspection()
-        if let stat, !trees.isEmpty {
+        var result = ProcInspection(pending: pending, kernel: kernel, kernelUnknown: kernelUnknown)
+        // A process whose only finds await the search is kept with no trees
+        // yet; the scan drops it if the search places nothing.
+        if let stat, !trees.isEmpty || !pending.isEmpty {
             result.evidence = ProcessEvidence(pid: pid, startTime: stat.startTime, uid: uid(), command: command, trees: trees)
         }
         if !failures.isEmpty {
@@ -154,8 +174,16 @@ extension ProcScanner {
         let rootShown = try found.readLink("root", in: files, unspellable: &unspellable, kind: .root)
         let cwdShown = try found.readLink("cwd", in: files, unspellable: &unspellable, kind: .cwd)
         let view = context.view(of: files, pid: pid, rootShown: rootShown, cwdShown: cwdShown)
-        if let exe { found.add(matcher.tree(ofKernelPath: exe[...]) ?? view?.tree(ofFileShown: exe[...], link: "exe"), .exe) }
-        addDirectories(rootShown: rootShown, cwdShown: cwdShown, view: view, found: &found, matcher: &matcher)
+        if let view, let namespace = view.mountNamespace, context.locator?.firstSight(ofNamespace: namespace) == true {
+            let mounts = view.mountHolds(matcher: &matcher)
+            found.kernel += mounts.holds
+            found.kernelUnknown += mounts.unknown
+        }
+        if exe != nil || exeUnspellable {
+            addLink("exe", of: files, shown: exe, kind: .exe, view: view, found: &found, matcher: &matcher, unspellable: &unspellable)
+        }
+        addDirectories(files, rootShown: rootShown, cwdShown: cwdShown, view: view, found: &found, matcher: &matcher,
+                       unspellable: &unspellable)
         addUnspellable(unspellable, view: view, found: &found)
         do throws(ProcFileError) {
             try addDescriptors(files, view: view, found: &found, matcher: &matcher)
@@ -164,7 +192,18 @@ extension ProcScanner {
             found.record(error)
         }
         if let maps = try found.attempt({ () throws(ProcFileError) in try files.read("maps") }) {
-            ProcMaps.forEachPath(in: maps) { found.add(matcher.tree(ofKernelPath: $0) ?? view?.tree(ofFileShown: $0), .maps) }
+            ProcMaps.forEachFile(in: maps) { path, identity, range in
+                guard let identity, let view else {
+                    found.add(matcher.tree(ofKernelPath: path) ?? view?.tree(ofFileShown: path), .maps)
+                    return
+                }
+                // A mapping's line gives its inode but not its link count;
+                // for a file deleted under that name `map_files/` (root) has it.
+                let deleted = ProcBytes.droppingDeletedSuffix(path).count != path.count
+                let links = deleted ? files.reference("map_files/" + String(decoding: range, as: UTF8.self))?.links : nil
+                found.add(view.place(Reference(identity: identity, mountID: nil, links: links, isDirectory: false),
+                                     shown: path, link: nil, matcher: &matcher), .maps)
+            }
         }
         if let environ = try found.attempt({ () throws(ProcFileError) in try files.read("environ") }) {
             let namesRoot = view.map { v in { (value: ArraySlice<UInt8>) in v.namesRoot(value) } }
@@ -198,12 +237,30 @@ extension ProcScanner {
         }
     }
 
-    private func addDirectories(rootShown: [UInt8]?, cwdShown: [UInt8]?, view: ProcessView?,
-                                found: inout ProcessFindings, matcher: inout ProcPathMatcher) {
-        for (link, shown, kind) in [("cwd", cwdShown, EvidenceKind.cwd), ("root", rootShown, .root)] {
-            guard let shown else { continue }
-            found.add(matcher.tree(ofKernelPath: shown[...]) ?? view?.tree(ofDirectoryLink: link, shown: shown), kind)
+    private func addDirectories(_ files: any ProcessFiles, rootShown: [UInt8]?, cwdShown: [UInt8]?, view: ProcessView?,
+                                found: inout ProcessFindings, matcher: inout ProcPathMatcher,
+                                unspellable: inout [(String, EvidenceKind)]) {
+        for (link, shown, kind) in [("cwd", cwdShown, EvidenceKind.cwd), ("root", rootShown, .root)]
+        where shown != nil || unspellable.contains(where: { $0.0 == link }) {
+            addLink(link, of: files, shown: shown, kind: kind, view: view, found: &found, matcher: &matcher, unspellable: &unspellable)
         }
+    }
+
+    /// Places one link (`exe`, `cwd`, `root`, `fd/N`) by what it refers
+    /// to (`ProcessView.place`); where the kernel gives no identity (a fake
+    /// proc root, a failed statx) by its spelling, as the fallback. A link
+    /// too long to spell with no identity is left to `addUnspellable`.
+    private func addLink(_ link: String, of files: any ProcessFiles, shown: [UInt8]?, kind: EvidenceKind, view: ProcessView?,
+                         found: inout ProcessFindings, matcher: inout ProcPathMatcher,
+                         unspellable: inout [(String, EvidenceKind)]) {
+        if let view, let reference = files.reference(link) {
+            found.add(view.place(reference, shown: shown?[...], link: link, matcher: &matcher), kind)
+            unspellable.removeAll { $0.0 == link }
+            return
+        }
+        guard let shown else { return }
+        let directory = kind == .cwd || kind == .root
+        found.add(matcher.tree(ofKernelPath: shown[...]) ?? (directory ? nil : view?.tree(ofFileShown: shown[...], link: link)), kind)
     }
 
     /// The `fd/` table. Throws when the table cannot be listed, or ESRCH
@@ -211,15 +268,24 @@ extension ProcScanner {
     private func addDescriptors(_ files: any ProcessFiles, view: ProcessView?,
                                 found: inout ProcessFindings, matcher: inout ProcPathMatcher) throws(ProcFileError) {
         var unspellable: [(String, EvidenceKind)] = []
-        for (fd, target) in try files.readLinks(in: "fd") where !fd.isEmpty && fd.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+        for (fd, target, reference) in try files.readReferences(in: "fd") where !fd.isEmpty && fd.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+            let link = "fd/" + fd
             do throws(ProcFileError) {
                 let shown = try target.get()
-                found.add(matcher.tree(ofKernelPath: shown[...]) ?? view?.tree(ofFileShown: shown[...], link: "fd/" + fd), .fd)
+                if let view, let reference {
+                    found.add(view.place(reference, shown: shown[...], link: link, matcher: &matcher), .fd)
+                } else {
+                    found.add(matcher.tree(ofKernelPath: shown[...]) ?? view?.tree(ofFileShown: shown[...], link: link), .fd)
+                }
             } catch {
                 // ENOENT here only means this descriptor was closed since the listing.
                 if error.errno == .noSuchProcess { throw error }
                 if error.errno == .nameTooLong {
-                    unspellable.append(("fd/" + fd, .fd))
+                    if let view, let reference {
+                        found.add(view.place(reference, shown: nil, link: link, matcher: &matcher), .fd)
+                    } else {
+                        unspellable.append((link, .fd))
+                    }
                 } else if error.errno != .noSuchFileOrDirectory {
                     found.record(error)
                 }
@@ -273,7 +339,10 @@ extension ProcScanner {
                 }
                 let view = context.view(of: thread, pid: tid, rootShown: rootShown ?? (try? thread.readLink("root")),
                                         cwdShown: cwdShown)
-                addDirectories(rootShown: rootShown, cwdShown: cwdShown, view: view, found: &found, matcher: &matcher)
+                var unspellable: [(String, EvidenceKind)] = []
+                addDirectories(thread, rootShown: rootShown, cwdShown: cwdShown, view: view, found: &found, matcher: &matcher,
+                               unspellable: &unspellable)
+                addUnspellable(unspellable, view: view, found: &found)
                 if !sharing.files { try addDescriptors(thread, view: view, found: &found, matcher: &matcher) }
             } catch {
                 if !error.meansGone { found.record(error) }

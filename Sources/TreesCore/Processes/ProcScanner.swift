@@ -43,22 +43,54 @@ public struct ProcScanner {
         guard treesRoot.hasPrefix("/") else {
             throw TreesError(.usage, "the trees root \(quoted(treesRoot)) is not an absolute path")
         }
-        var matcher = ProcPathMatcher(roots: rootSpellings(), resolveCurrent: currentResolver)
+        let matcher = ProcPathMatcher(roots: rootSpellings(), resolveCurrent: currentResolver)
         let context = ScanContext(locator: TreeLocator(rootPath: treesRoot, ownMountInfo: try? reader.mountInfo()), ownNamespace: reader.ownMountNamespace())
         var result = ProcScan(processes: [], unknown: [])
         if let hidden = hiddenProcesses(reader) { result.unknown.append(hidden) }
         let pids = try reader.processIDs().sorted()
-        let inspections: [ProcInspection]
-        if workers > 1, pids.count >= parallelThreshold, let second = try? reader.forWorker() {
-            inspections = inspectInTwo(pids, first: (reader, context, matcher),
-                                       second: (second, context.forWorker(), matcher))
-        } else {
-            inspections = pids.map { inspect($0, reader: reader, context: context, matcher: &matcher) }
-        }
+        // The supervisor keeps a reader of its own: a worker's may be left
+        // blocked in the kernel with the worker.
+        let kernelFiles = reader.kernelFiles()
+        let inspections = inspectAll(pids, reader: reader, context: context, matcher: matcher)
+        var pending: [FileIdentity: [(process: Int, kind: EvidenceKind)]] = [:]
+        var kernel = Set<KernelHold>()
+        var kernelUnknown: [String] = []
         for found in inspections {
-            if let evidence = found.evidence { result.processes.append(evidence) }
+            if let evidence = found.evidence {
+                for (identity, kind) in found.pending { pending[identity, default: []].append((result.processes.count, kind)) }
+                result.processes.append(evidence)
+            }
             if let unknown = found.unknown { result.unknown.append(unknown) }
+            kernel.formUnion(found.kernel)
+            kernelUnknown += found.kernelUnknown
         }
+        // Loop devices and swap files, placed in the scanner's own view.
+        var pendingKernel: [FileIdentity: [KernelFiles.File]] = [:]
+        if let locator = context.locator, locator.isActive {
+            for file in kernelFiles {
+                switch locator.place(kernelFile: file) {
+                case .tree(let tree?)?: kernel.insert(KernelHold(kind: file.kind, tree: tree, holder: file.holder))
+                case .tree(nil)?: break
+                case .search(let identity)?: pendingKernel[identity, default: []].append(file)
+                case nil: kernelUnknown.append("\(file.holder): backing file \(String(decoding: file.path, as: UTF8.self)) cannot be found")
+                }
+            }
+        }
+        // One search of the trees for every inode no spelling could place.
+        if let locator = context.locator, !pending.isEmpty || !pendingKernel.isEmpty {
+            let holders = TreeInodeSearch(rootPath: treesRoot).run(for: Set(pending.keys).union(pendingKernel.keys), in: locator.allTrees)
+            for (identity, trees) in holders {
+                for (process, kind) in pending[identity] ?? [] {
+                    for tree in trees { result.processes[process].trees[tree, default: []].insert(kind) }
+                }
+                for file in pendingKernel[identity] ?? [] {
+                    for tree in trees { kernel.insert(KernelHold(kind: file.kind, tree: tree, holder: file.holder)) }
+                }
+            }
+        }
+        result.processes.removeAll { $0.trees.isEmpty }
+        result.unknown += kernelUnknown.map { UnknownProcess(pid: 0, command: "", reason: $0) }
+        result.kernel = kernel.sorted { ($0.tree.name.value, $0.tree.rev.value, $0.holder) < ($1.tree.name.value, $1.tree.rev.value, $1.holder) }
         return result
     }
 
@@ -66,41 +98,63 @@ public struct ProcScanner {
     /// (a parameter so that a test can make a small /proc take two threads).
     var parallelThreshold = 256
 
-    /// Inspects even-indexed pids on this thread and odd-indexed ones on a
-    /// second, each with its own reader, caches and matcher (nothing is
-    /// shared but the immutable trees), and returns the inspections in pid
-    /// order. Interleaving keeps the halves alike: pids near each other are
-    /// often alike (a pool of workers, a burst of jobs).
-    private func inspectInTwo(_ pids: [Int32],
-                              first: (any ProcReader, ScanContext, ProcPathMatcher),
-                              second: (any ProcReader, ScanContext, ProcPathMatcher)) -> [ProcInspection] {
-        let other = WorkerResult()
-        let worker = WorkerThread {
-            var matcher = second.2
-            var found: [ProcInspection] = []
-            found.reserveCapacity(pids.count / 2)
-            for index in stride(from: 1, to: pids.count, by: 2) {
-                found.append(self.inspect(pids[index], reader: second.0, context: second.1, matcher: &matcher))
+    /// How long one process's inspection may take before it is given up
+    /// as unknown (a parameter so that a test can make it short).
+    var inspectionDeadline = 2.0
+
+    /// Inspects every pid on worker threads (two for a large /proc, one
+    /// otherwise) while this thread watches them (`InspectionQueue`).
+    /// Returns the inspections in pid order. Where no thread can be started
+    /// the work is done here, without a watch.
+    func inspectAll(_ pids: [Int32], reader: any ProcReader, context: ScanContext,
+                    matcher: ProcPathMatcher) -> [ProcInspection] {
+        let queue = InspectionQueue(count: pids.count)
+        var unused: (any ProcReader)? = reader
+        func startWorker() -> Bool {
+            guard let workerReader = unused ?? (try? reader.forWorker()) ?? nil else { return false }
+            unused = nil
+            let workerContext = context.forWorker()
+            let id = queue.register()
+            let thread = WorkerThread {
+                var matcher = matcher
+                while let index = queue.take(worker: id) {
+                    let found = self.inspect(pids[index], reader: workerReader, context: workerContext, matcher: &matcher)
+                    guard queue.finish(worker: id, index: index, found) else { return }
+                }
             }
-            other.inspections = found
+            guard thread.start() else {
+                queue.unregister(id)
+                return false
+            }
+            thread.detach()
+            return true
         }
-        let started = worker.start()
-        var matcher = first.2
-        var mine: [ProcInspection] = []
-        mine.reserveCapacity((pids.count + 1) / 2)
-        let step = started ? 2 : 1
-        for index in stride(from: 0, to: pids.count, by: step) {
-            mine.append(inspect(pids[index], reader: first.0, context: first.1, matcher: &matcher))
+        let wanted = workers > 1 && pids.count >= parallelThreshold ? 2 : 1
+        var started = 0
+        for _ in 0..<wanted where startWorker() { started += 1 }
+        if started == 0 {
+            var matcher = matcher
+            let inline = unused ?? reader
+            for index in queue.takeRemaining() { queue.store(index, inspect(pids[index], reader: inline, context: context, matcher: &matcher)) }
         }
-        guard started else { return mine }
-        worker.join()
-        var merged: [ProcInspection] = []
-        merged.reserveCapacity(pids.count)
-        for index in 0..<mine.count {
-            merged.append(mine[index])
-            if index < other.inspections.count { merged.append(other.inspections[index]) }
+        let deadline = inspectionDeadline
+        while started > 0 {
+            let watch = queue.watch(deadline: deadline) { index in
+                ProcInspection(unknown: UnknownProcess(pid: pids[index], command: "",
+                    reason: "not judged within \(Int(deadline)) s: blocked in the kernel (a stalled FUSE or network file, or its memory map locked)"))
+            }
+            for _ in 0..<watch.abandoned { _ = startWorker() }
+            if watch.done { break }
+            if !queue.hasWorkers {
+                for index in queue.takeRemaining() {
+                    queue.store(index, ProcInspection(unknown: UnknownProcess(pid: pids[index], command: "",
+                        reason: "not inspected: every scan thread was blocked")))
+                }
+                break
+            }
+            queue.wait(until: watch.nextCheck)
         }
-        return merged
+        return queue.results.map { $0 ?? .skipped }
     }
 
     /// The root as given and as the kernel shows it: exe, cwd and maps show a
@@ -130,7 +184,3 @@ public struct ProcScanner {
     }
 }
 
-/// What the second worker found, read by the starter after `join`.
-final class WorkerResult: @unchecked Sendable {
-    var inspections: [ProcInspection] = []
-}

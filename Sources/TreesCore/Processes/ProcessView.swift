@@ -21,10 +21,12 @@ struct ProcessView {
     let isOwnView: Bool
     /// The working directory as shown, for words relative to it.
     let cwd: [UInt8]?
-    /// Whether the process's mount namespace has a mount of a part of a
-    /// tree (read from its mountinfo once per namespace); only then is a
-    /// file outside every tree checked for being such a mount itself.
+    /// Whether the process's view has a mount of a part of a tree (read
+    /// from its mountinfo once per view); only then is a file outside every
+    /// tree checked for being such a mount itself.
     private let seesMountsOfTrees: Bool
+    /// The mount namespace, for naming the mounts it holds.
+    let mountNamespace: [UInt8]?
     /// `/proc/PID/root`, opened on first use, for `openat2`.
     private let rootDirectory: LazyDescriptor
 
@@ -42,22 +44,54 @@ struct ProcessView {
         }
         cwd = cwdShown
         rootDirectory = LazyDescriptor { [files] in files.openPath(Array("root".utf8), directory: true) }
-        if let mountNamespace {
-            seesMountsOfTrees = locator.learnMounts(ofNamespace: locator.view(mountNamespace)) { try? files.read("mountinfo") }
+        self.mountNamespace = mountNamespace
+        if mountNamespace != nil {
+            _ = locator.learnMounts(ofView: view) { try? files.read("mountinfo") }
+            seesMountsOfTrees = locator.seesMountsOfTrees(inView: view)
         } else {
             seesMountsOfTrees = false
         }
     }
 
-    /// The tree holding the directory behind one of the process's links
-    /// (`cwd`, `root`), opened through the link itself.
-    func tree(ofDirectoryLink link: String, shown: [UInt8]) -> TreeRef? {
-        let exact = ProcBytes.droppingDeletedSuffix(shown[...]).count != shown.count ? nil : ViewPath(view: view, path: shown[...])
-        if let exact, let known = locator.cached(exact) { return known }
-        guard let fd = files.openPath(Array(link.utf8), directory: true) else { return nil }
-        let tree = locator.tree(walkingUpFrom: fd)
-        if let exact { locator.remember(exact, tree) }
-        return tree
+    /// Where a file or directory the process holds lies, found by what it
+    /// *is* (`reference`: statx through the link), the spelling serving
+    /// only as the hint of which path to check.
+    ///
+    /// - A reference on a device without trees is in none, and nothing more
+    ///   is touched: a FUSE or network file is never asked about.
+    /// - A directory is walked up from the reference itself (`link`).
+    /// - A file unlinked everywhere is in no tree. Otherwise its spelling is
+    ///   trusted only when the spelled path, opened in the process's view,
+    ///   is that very inode; then the tree is the one the path is in. A
+    ///   spelling that lies (the file was reached through a mount since
+    ///   detached, or the path was mounted over) leaves the inode to a
+    ///   search of every tree, which keeps each tree that links it.
+    func place(_ reference: Reference, shown: ArraySlice<UInt8>?, link: String?, matcher: inout ProcPathMatcher) -> Placement {
+        guard locator.hasTrees(onDevice: reference.identity.device) else { return .tree(nil) }
+        if reference.isDirectory {
+            guard let link, let fd = files.openPath(Array(link.utf8), directory: true) else { return .search(reference.identity) }
+            return locator.place(directory: fd)
+        }
+        if reference.links == 0 { return .tree(nil) }
+        guard let shown, identity(ofSpelled: shown) == reference.identity else { return .search(reference.identity) }
+        return .tree(matcher.tree(ofKernelPath: shown) ?? tree(ofFileShown: shown, link: link))
+    }
+
+    /// The identity of the file a path spells in this view, once per view
+    /// and path; nil when it does not open (or may not be opened).
+    private func identity(ofSpelled shown: ArraySlice<UInt8>) -> FileIdentity? {
+        guard shown.first == ProcBytes.slash, ProcBytes.droppingDeletedSuffix(shown).count == shown.count else { return nil }
+        let key = ViewPath(view: view, path: shown, file: true)
+        if let known = locator.cachedIdentity(key) { return known }
+        let fd = open(shown, directory: false)
+        let identity = fd.flatMap { fd in
+            defer { close(fd) }
+            return MountedFile(fd: fd)?.identity
+        }
+        // A failure outside the scanner's own view may be this process's
+        // exit; it is not remembered for others.
+        if identity != nil || isOwnView { locator.rememberIdentity(key, identity) }
+        return identity
     }
 
     /// What a link (`cwd`, `root`, `exe`, `fd/N`) whose path the kernel
@@ -114,6 +148,52 @@ struct ProcessView {
         return tree(ofDirectory: path[..<slash])
     }
 
+    /// The trees this view's mount namespace holds by its mounts: a bind
+    /// mount of a part of a tree, or an overlay with a tree (or a directory
+    /// in one) as a layer. Called once per namespace. Overlay layers are
+    /// the paths given at mount time, spelled in the mounter's view: each is
+    /// opened in the process's view, then in the scanner's. One that may
+    /// lie on a device with trees yet opens in neither is returned as a
+    /// reason to fail closed.
+    func mountHolds(matcher: inout ProcPathMatcher) -> (holds: [KernelHold], unknown: [String]) {
+        guard let table = locator.learnMounts(ofView: view, read: { nil }) else { return ([], []) }
+        let namespace = mountNamespace.map { String(decoding: $0, as: UTF8.self) } ?? "?"
+        func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+        var holds: [KernelHold] = [], unknown: [String] = []
+        for mount in table {
+            if let tree = locator.tree(ofMountRoot: mount) {
+                holds.append(KernelHold(kind: .mount, tree: tree,
+                                        holder: "mount of \(text(mount.root)) on \(text(mount.mountPoint)) in \(namespace)"))
+            }
+            for layer in mount.overlayLayers {
+                let holder = "overlay on \(text(mount.mountPoint)) in \(namespace), layer \(text(layer))"
+                switch place(layer: layer[...], matcher: &matcher) {
+                case .tree(let tree?): holds.append(KernelHold(kind: .mount, tree: tree, holder: holder))
+                case .tree(nil): break
+                case .search: unknown.append(holder + ": cannot be found")
+                }
+            }
+        }
+        return (holds, unknown)
+    }
+
+    /// An overlay layer's tree: by spelling, else opened in this view or
+    /// the scanner's and walked up. `.search` when it may be on a device
+    /// with trees but opens in neither view.
+    private func place(layer: ArraySlice<UInt8>, matcher: inout ProcPathMatcher) -> Placement {
+        if let tree = matcher.tree(ofKernelPath: layer) { return .tree(tree) }
+        guard layer.first == ProcBytes.slash else { return .search(FileIdentity(device: 0, inode: 0)) }
+        if let fd = open(layer, directory: true) { return .tree(locator.tree(walkingUpFrom: fd)) }
+        let allowedHere = locator.mayOpen(layer, inView: view)
+        if locator.mayOpenInOwnView(layer) {
+            let fd = retryingEINTR { (Array(layer) + [0]).withUnsafeBufferPointer { p in
+                p.withMemoryRebound(to: CChar.self) { c in c.baseAddress.map { Glibc.open($0, openPathFlag | O_DIRECTORY | O_CLOEXEC) } ?? -1 } } }
+            if fd >= 0 { return .tree(locator.tree(walkingUpFrom: fd)) }
+            return .search(FileIdentity(device: 0, inode: 0))
+        }
+        return allowedHere ? .search(FileIdentity(device: 0, inode: 0)) : .tree(nil)
+    }
+
     /// Whether `value` (a `TREES_ROOT`) names this scan's root directory.
     func namesRoot(_ value: ArraySlice<UInt8>) -> Bool {
         guard let root = locator.root, value.first == ProcBytes.slash, !value.contains(0),
@@ -144,6 +224,7 @@ struct ProcessView {
     /// alone it would resolve against the scanner's root. Kernels without
     /// `openat2` (before 5.6) get the plain open.
     private func open(_ path: ArraySlice<UInt8>, directory: Bool) -> Int32? {
+        guard locator.mayOpen(path, inView: view) else { return nil }
         let flags = openPathFlag | O_CLOEXEC | (directory ? O_DIRECTORY : 0)
         if isOwnView {
             let fd = retryingEINTR { (Array(path) + [0]).withUnsafeBufferPointer { p in

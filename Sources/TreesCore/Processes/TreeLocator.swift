@@ -14,6 +14,8 @@ import CTreesShim
 final class TreeLocator {
     /// The root directory itself, to recognise `TREES_ROOT` however spelled.
     let root: FileIdentity?
+    /// The root as given, to open trees for a search by inode.
+    let rootPath: String
     private var tops: [FileIdentity: TreeRef] = [:]
     private var devices: Set<UInt64> = []
     /// Directories already walked, and the tree (or none) above them.
@@ -34,8 +36,12 @@ final class TreeLocator {
     /// Mounts (by mount id, unique across namespaces) whose root lies
     /// inside a tree: everything reached through one is in that tree.
     private var mountTrees: [UInt64: TreeRef] = [:]
-    /// Mount namespaces whose mountinfo was read, and whether it has such mounts.
-    private var namespaces: [Int: Bool] = [:]
+    /// Every mount id in a table read this scan: a walk that ends at the
+    /// root of any other mount was reached through a detached one.
+    private var knownMounts: Set<UInt64> = []
+    /// Each view's mount table, and whether it has mounts of a part of a tree.
+    private var viewTables: [Int: [MountEntry]] = [:]
+    private var viewsWithMountsOfTrees: [Int: Bool] = [:]
 
     /// Cleared when `openat2(2)` turns out missing (ENOSYS), so that the
     /// rest of the scan does not try it again.
@@ -51,6 +57,7 @@ final class TreeLocator {
     ///   the root within its filesystem; without it mounts of a part of a
     ///   tree are not recognised.
     init(rootPath: String, ownMountInfo: [UInt8]? = nil) {
+        self.rootPath = rootPath
         guard let dir = try? Directory.open(rootPath), let rootFile = MountedFile(fd: dir.fd) else {
             root = nil
             return
@@ -64,6 +71,8 @@ final class TreeLocator {
             if !below.isEmpty { path = (path == [ProcBytes.slash] ? [] : path) + [ProcBytes.slash] + below }
             rootInFilesystem = (mount.device, path)
         }
+        ownTable = ownMountInfo.map(MountTable.entries) ?? []
+        for mount in ownTable { knownMounts.insert(mount.id) }
         devices.insert(rootID.device)
         for entry in (try? dir.entries()) ?? [] {
             let nameText = entry.name.display
@@ -87,6 +96,9 @@ final class TreeLocator {
 
     private init(copying other: TreeLocator) {
         root = other.root
+        rootPath = other.rootPath
+        knownMounts = other.knownMounts
+        ownTable = other.ownTable
         tops = other.tops
         devices = other.devices
         rootInFilesystem = other.rootInFilesystem
@@ -95,14 +107,31 @@ final class TreeLocator {
     }
 
     /// The tree holding the directory open at `fd` (an `O_PATH` descriptor
-    /// this call closes), walking up with `openat(fd, "..")`.
+    /// this call closes), walking up with `openat(fd, "..")`; nil also when
+    /// only a search could tell (see `place(directory:)`).
     func tree(walkingUpFrom start: Int32) -> TreeRef? {
+        if case .tree(let tree) = place(directory: start) { return tree }
+        return nil
+    }
+
+    /// Where the directory open at `fd` (an `O_PATH` descriptor this call
+    /// closes) lies, walking up with `openat(fd, "..")` until a tree's top,
+    /// a mount of a part of a tree, or a device without trees. A walk that
+    /// ends at a root (`..` is itself) of a mount no table shows (one
+    /// detached with `umount -l`, or made by `open_tree`) may have started
+    /// anywhere, inside a tree too: its place is left to a search by inode.
+    func place(directory start: Int32) -> Placement {
         var fd = start
         var passed: [FileIdentity] = []
         var found: TreeRef?
+        var unplaced: FileIdentity?
         for _ in 0..<TreeLocator.maximumDepth {
-            guard let file = MountedFile(fd: fd), file.identity != passed.last else { break }
+            guard let file = MountedFile(fd: fd) else { break }
             let here = file.identity
+            if here == passed.last {
+                if file.mountID.map({ !knownMounts.contains($0) }) ?? true { unplaced = here }
+                break
+            }
             if let top = tops[here] { found = top; break }
             if let known = walked[here] { found = known; break }
             // Reached through a mount of a part of a tree: `..` from the
@@ -123,9 +152,20 @@ final class TreeLocator {
             guard fd >= 0 else { break }
         }
         if fd >= 0 { close(fd) }
+        if found == nil, let unplaced { return .search(unplaced) }
         for directory in passed { walked[directory] = found }
-        return found
+        return .tree(found)
     }
+
+    /// Every tree on disk when the scan started.
+    var allTrees: Set<TreeRef> { trees }
+
+    /// Mount namespaces seen so far: the first sight of one is when its
+    /// mounts are checked for holding trees.
+    private var namespacesSeen: Set<[UInt8]> = []
+
+    /// True the first time a namespace is seen by this locator.
+    func firstSight(ofNamespace namespace: [UInt8]) -> Bool { namespacesSeen.insert(namespace).inserted }
 
     /// Whether any tree lives on `device` (as `st_dev` gives it).
     func hasTrees(onDevice device: UInt64) -> Bool { devices.contains(device) }
@@ -139,26 +179,66 @@ final class TreeLocator {
         return mountTrees[mount]
     }
 
-    /// Reads a mount namespace's table once per scan (`read` gives its
-    /// mountinfo) and remembers the mounts whose root lies inside a tree.
-    /// Returns whether there are any, so that files are checked only then.
-    func learnMounts(ofNamespace namespace: Int, read: () -> [UInt8]?) -> Bool {
-        if let known = namespaces[namespace] { return known }
+    /// Reads a view's mount table once per scan (`read` gives its
+    /// mountinfo, whose mount points are spelled as that view spells
+    /// paths), remembers every mount id in it and the mounts whose root lies
+    /// inside a tree. Returns the table, or nil when it cannot be read.
+    func learnMounts(ofView view: Int, read: () -> [UInt8]?) -> [MountEntry]? {
+        if let known = viewTables[view] { return known }
+        guard let text = read() else { return nil }
+        let table = MountTable.entries(text)
         var any = false
-        if let location = rootInFilesystem, let text = read() {
-            for mount in MountTable.entries(text) where mount.device == location.device {
-                guard let below = MountTable.relative(mount.root, below: location.path) else { continue }
-                let parts = below.split(separator: ProcBytes.slash, maxSplits: 2)
-                guard parts.count >= 2, let name = try? TreeName(String(decoding: parts[0], as: UTF8.self)),
-                      let rev = try? Rev(String(decoding: parts[1], as: UTF8.self)) else { continue }
-                let tree = TreeRef(name: name, rev: rev)
-                guard trees.contains(tree) else { continue }
+        for mount in table {
+            knownMounts.insert(mount.id)
+            if let tree = tree(ofMountRoot: mount) {
                 mountTrees[mount.id] = tree
                 any = true
             }
         }
-        namespaces[namespace] = any
-        return any
+        viewTables[view] = table
+        viewsWithMountsOfTrees[view] = any
+        return table
+    }
+
+    /// Whether a view's table has a mount of a part of a tree (then a file
+    /// outside every tree is checked for being such a mount itself).
+    func seesMountsOfTrees(inView view: Int) -> Bool { viewsWithMountsOfTrees[view] ?? false }
+
+    /// The tree a mount's root lies in, by the mountinfo root field: a bind
+    /// mount of `ROOT/app/r1/lib` has root `.../app/r1/lib` wherever it is
+    /// mounted and in whichever namespace.
+    func tree(ofMountRoot mount: MountEntry) -> TreeRef? {
+        guard let location = rootInFilesystem, mount.device == location.device,
+              let below = MountTable.relative(mount.root, below: location.path) else { return nil }
+        let parts = below.split(separator: ProcBytes.slash, maxSplits: 2)
+        guard parts.count >= 2, let name = try? TreeName(String(decoding: parts[0], as: UTF8.self)),
+              let rev = try? Rev(String(decoding: parts[1], as: UTF8.self)) else { return nil }
+        let tree = TreeRef(name: name, rev: rev)
+        return trees.contains(tree) ? tree : nil
+    }
+
+    /// Whether a path a view spells may be opened: only when the mount it
+    /// lands on (the deepest mount point above it in the view's table) is
+    /// on a device where trees live. A FUSE or network file system, or
+    /// anything else that is not the root's, is never walked into, so a
+    /// stalled daemon or server cannot block the scan; no path on one can
+    /// name a tree but through a symlink there, which is not followed.
+    /// True when the view's table is not known (the scan's deadline still
+    /// bounds the open).
+    func mayOpen(_ path: ArraySlice<UInt8>, inView view: Int) -> Bool {
+        guard let table = viewTables[view] else { return true }
+        return mayOpen(path, table: table)
+    }
+
+    private func mayOpen(_ path: ArraySlice<UInt8>, table: [MountEntry]) -> Bool {
+        guard !table.isEmpty else { return true }
+        var best: MountEntry?
+        for mount in table {
+            guard MountTable.relative(Array(path), below: mount.mountPoint) != nil else { continue }
+            if best == nil || mount.mountPoint.count >= best!.mountPoint.count { best = mount }
+        }
+        guard let best else { return true }
+        return devices.contains(best.deviceNumber)
     }
 
     /// Environments already read: the trees each names (`EnvironmentKey`).
@@ -170,6 +250,19 @@ final class TreeLocator {
         // A bound on memory for a host of ten thousand distinct environments.
         if environments.count < 4096 { environments[key] = trees }
     }
+
+    /// Identities of spelled file paths, per view (`ProcessView.place`).
+    private var spelledIdentities: [ViewPath: FileIdentity?] = [:]
+
+    func cachedIdentity(_ key: ViewPath) -> FileIdentity?? { spelledIdentities[key] }
+
+    func rememberIdentity(_ key: ViewPath, _ identity: FileIdentity?) { spelledIdentities[key] = identity }
+
+    /// The scanner's own mount table, to guard opens in its own view.
+    private var ownTable: [MountEntry] = []
+
+    /// `mayOpen` for the scanner's own view.
+    func mayOpenInOwnView(_ path: ArraySlice<UInt8>) -> Bool { mayOpen(path, table: ownTable) }
 
     /// The cached answer for a spelling in a view, if it was resolved before.
     func cached(_ key: ViewPath) -> TreeRef?? { resolved[key] }

@@ -33,4 +33,9 @@ final class WorkerThread: @unchecked Sendable {
     }
 
     func join() { pthread_join(thread, nil) }
+
+    /// Lets the thread end on its own, never joined: a scan's worker that
+    /// may be left blocked in the kernel (a stalled FUSE file) past its
+    /// deadline. The process's exit ends it.
+    func detach() { pthread_detach(thread) }
 }

@@ -13,9 +13,24 @@ import Testing
         let entries = MountTable.entries(text)
         #expect(entries.count == 3)
         #expect(entries[1] == MountEntry(id: 97, device: 8 << 32 | 1, root: Array("/srv/trees/app/r1/lib".utf8),
-                                         mountPoint: Array("/tmp/with space".utf8)))
+                                         mountPoint: Array("/tmp/with space".utf8), fsType: Array("ext4".utf8)))
         #expect(entries[2].root == Array("/x\\y".utf8))
         #expect(entries[2].device == 45)
+        #expect(entries[2].fsType == Array("tmpfs".utf8) && entries[2].overlayLayers.isEmpty)
+        #expect(entries[1].deviceNumber == 0x801)
+    }
+
+    /// An overlay's layers, as the kernel writes its options: octal escapes
+    /// for `,` and space, `\:` for a colon inside one path, `::` before
+    /// data-only layers.
+    @Test func overlayLayersFromItsOptions() {
+        let text = Array("""
+            120 22 0:77 / /merged rw - overlay overlay rw,lowerdir=/srv/trees/app/r1:/a\\:b::/data,upperdir=/u\\054x,workdir=/w\\040y,redirect_dir=on
+
+            """.utf8)
+        let entry = MountTable.entries(text)[0]
+        #expect(entry.isOverlay)
+        #expect(entry.overlayLayers.map { String(decoding: $0, as: UTF8.self) } == ["/srv/trees/app/r1", "/a:b", "/data", "/u,x", "/w y"])
     }
 
     @Test func relativeGoesByWholeComponents() {

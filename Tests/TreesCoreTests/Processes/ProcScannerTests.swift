@@ -266,6 +266,27 @@ private let basicExpected: Attribution = [
         #expect(scan.unknown.allSatisfy { $0.reason.contains("hidepid=invisible") })
     }
 
+    /// A process whose files block the reader (a stalled FUSE daemon, a
+    /// locked memory map) is given up after the deadline as unknown; every
+    /// other process is still judged, and the scan returns in bounded time.
+    @Test(arguments: [1, 2])
+    func aBlockedProcessIsUnknownAfterTheDeadline(workers: Int) throws {
+        var scanner = ProcScanner(treesRoot: fixtureRoot, procRoot: fixture("basic"), currentResolver: resolver)
+        scanner.inspectionDeadline = 0.3
+        scanner.workers = workers
+        scanner.parallelThreshold = 1
+        let reader = BlockingReader(base: try SystemProcReader(procRoot: fixture("basic")), blocked: 103, seconds: 5)
+        let start = monotonicNow()
+        let scan = try scanner.scan(using: reader)
+        let took = monotonicNow() - start
+        #expect(took < 2, "the scan took \(took) s")
+        #expect(scan.unknown.map(\.pid) == [103])
+        #expect(scan.unknown.first?.reason.contains("not judged within") == true)
+        var expected = basicExpected
+        expected[103] = nil
+        #expect(attribution(scan) == expected)
+    }
+
     @Test func aProcRootWithoutMountinfoIsNotReportedAsHidden() throws {
         var scanner = ProcScanner(treesRoot: fixtureRoot, procRoot: fixture("basic"), currentResolver: resolver)
         scanner.effectiveUID = 1000
@@ -287,6 +308,25 @@ struct ProcReadFailure: Sendable, CustomTestStringConvertible {
     var trees: [String: Set<EvidenceKind>]? = nil
 
     var testDescription: String { "\(pid)/\(file) errno \(errno)" }
+}
+
+/// Wraps the real reader and sleeps on opening one process, as a read
+/// blocked in the kernel would; a second worker gets a reader of its own.
+private struct BlockingReader: ProcReader {
+    let base: any ProcReader
+    let blocked: Int32
+    let seconds: UInt32
+
+    func processIDs() throws -> [Int32] { try base.processIDs() }
+    func mountInfo() throws(ProcFileError) -> [UInt8] { try base.mountInfo() }
+    func forWorker() throws -> (any ProcReader)? {
+        try base.forWorker().map { BlockingReader(base: $0, blocked: blocked, seconds: seconds) }
+    }
+
+    func process(_ pid: Int32) throws(ProcFileError) -> any ProcessFiles {
+        if pid == blocked { sleep(seconds) }
+        return try base.process(pid)
+    }
 }
 
 /// Wraps the real reader and fails one file of one process.
