@@ -58,14 +58,17 @@ struct Ps: ParsableCommand {
         let output = Output(
             processes: holders.map {
                 ProcessRow(pid: $0.pid, tree: TreeJSON($0.tree), evidence: $0.evidence.sorted().map(\.rawValue),
-                           command: $0.command, started_at: clock.map { [t = $0.startTime] in rfc3339($0.startedAt(t)) },
+                           command: $0.command,
+                           started_at: $0.isKernelHold ? nil : clock.map { [t = $0.startTime] in rfc3339($0.startedAt(t)) },
                            lease: $0.leaseID)
             },
             unknown: report.unknown.map { UnknownRow(pid: $0.pid, command: $0.command, reason: $0.reason, ignored: false) }
                 + report.ignoredUnknown.map { UnknownRow(pid: $0.pid, command: $0.command, reason: $0.reason, ignored: true) })
         if json { return try printJSON(output) }
         printTable(["PID", "TREE", "EVIDENCE", "STARTED", "COMMAND"], output.processes.map {
-            [String($0.pid), "\($0.tree.name)@\($0.tree.rev)", $0.evidence.joined(separator: ","), $0.started_at ?? "-", $0.command]
+            // A tree held by the kernel (pid 0 in JSON) has no process to show.
+            [$0.pid == 0 ? "-" : String($0.pid), "\($0.tree.name)@\($0.tree.rev)", $0.evidence.joined(separator: ","),
+             $0.started_at ?? "-", $0.command]
         })
         if !output.unknown.isEmpty {
             print("\nunknown (could not be inspected; gc keeps what they might use):")

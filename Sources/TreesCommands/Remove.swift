@@ -26,8 +26,8 @@ struct Remove: ParsableCommand {
         if wait {
             let result = try Waiter(scanner: collector.scanner).wait(for: ref, timeout: timeout?.interval)
             if !result.done {
-                let pids = result.report.holders(of: ref).map { String($0.pid) } + result.report.unknown.map { "\($0.pid) (unknown)" }
-                throw TreesError(.temporary, "timed out waiting for \(ref); still in use by pids \(pids.joined(separator: ", "))")
+                let who = result.report.holders(of: ref).map(\.who) + result.report.unknown.map { "pid \($0.pid) (unknown)" }
+                throw TreesError(.temporary, "timed out waiting for \(ref); still in use by \(who.joined(separator: ", "))")
             }
         }
         guard let lock = try collector.lock(wait: true) else { return }

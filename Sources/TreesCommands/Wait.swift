@@ -27,7 +27,7 @@ struct Wait: ParsableCommand {
         if result.done { return }
         var lines = ["timed out waiting for \(ref); still running from it:"]
         for h in result.report.holders(of: ref) {
-            lines.append("  pid \(h.pid) (\(h.evidence.sorted().map(\.rawValue).joined(separator: ","))): \(h.command)")
+            lines.append("  \(h.who) (\(h.evidence.sorted().map(\.rawValue).joined(separator: ","))): \(h.command)")
         }
         for u in result.report.unknown {
             lines.append("  pid \(u.pid) could not be inspected (\(u.reason)): \(u.command)")

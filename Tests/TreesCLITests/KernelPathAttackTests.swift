@@ -21,6 +21,18 @@ private let canLoop: Bool = {
     return true
 }()
 
+/// Whether `swapon` can use a file here (root, a file system that allows swap files).
+private let canSwapOnAFile: Bool = {
+    guard geteuid() == 0, let probe = try? Scratch() else { return false }
+    let file = probe.path + "/probe.swap"
+    FileManager.default.createFile(atPath: file, contents: Data(count: 1 << 20))
+    chmod(file, 0o600)
+    guard (try? run("/usr/sbin/mkswap", [file]))?.status == 0,
+          (try? run("/usr/sbin/swapon", [file]))?.status == 0 else { return false }
+    _ = try? run("/usr/sbin/swapoff", [file])
+    return true
+}()
+
 /// Whether a FUSE file system can be built and mounted here (root, /dev/fuse, libfuse3).
 private let stallfsBinary: String? = {
     guard geteuid() == 0, FileManager.default.fileExists(atPath: "/dev/fuse"),
@@ -140,6 +152,33 @@ struct KernelPathAttackTests {
         #expect(kept.action == "kept", "\(kept)")
         _ = try run("/usr/sbin/losetup", ["-d", device])
         detached = true
+        let gone = try gcR1(s)
+        #expect(gone.action == "deleted", "\(gone)")
+    }
+
+    /// A tree ships a swap file and root turns it on: the kernel holds it
+    /// with no process, mount or loop device showing it.
+    @Test(.enabled(if: canSwapOnAFile, "needs root and swap files"))
+    func swapFileInATree() throws {
+        let s = try Scratch()
+        let file = s.path + "/src-r1/swap.img"
+        try FileManager.default.createDirectory(atPath: s.path + "/src-r1", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: file, contents: Data(count: 1 << 20))
+        #expect(try run("/usr/sbin/mkswap", [file]).status == 0)
+        #expect(try s.trees(["install", "app@r1", s.path + "/src-r1", "--no-dedup"]).status == 0)
+        try s.write("src-r2/x", "r2\n")
+        #expect(try s.trees(["install", "app@r2", s.path + "/src-r2", "--activate"]).status == 0)
+        let swap = s.root + "/app/r1/swap.img"
+        let on = try run("/usr/sbin/swapon", [swap])
+        #expect(on.status == 0, "\(on.stderr)")
+        var off = false
+        defer { if !off { _ = try? run("/usr/sbin/swapoff", [swap]) } }
+        let holds = try kernelHolds(s)
+        #expect(holds.contains { ($0["evidence"] as? [String]) == ["swap"] }, "\(holds)")
+        let kept = try gcR1(s)
+        #expect(kept.action == "kept", "\(kept)")
+        #expect(try run("/usr/sbin/swapoff", [swap]).status == 0)
+        off = true
         let gone = try gcR1(s)
         #expect(gone.action == "deleted", "\(gone)")
     }

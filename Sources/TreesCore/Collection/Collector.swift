@@ -180,9 +180,13 @@ public struct Collector {
             let holders = report.holders(of: tree.ref)
             if !holders.isEmpty {
                 if !dryRun { try reprieve(tree) }
-                let pids = Array(Set(holders.map(\.pid))).sorted()
+                let pids = Array(Set(holders.filter { !$0.isKernelHold }.map(\.pid))).sorted()
                 let kinds = Set(holders.flatMap(\.evidence)).sorted().map(\.rawValue).joined(separator: ",")
-                outcomes.append(GCOutcome(tree: tree.ref, action: .kept, reason: "in use by pids \(pidList(pids)) (\(kinds))", pids: pids))
+                var who = pids.isEmpty ? [] : ["pids \(pidList(pids))"]
+                if let kernel = holders.first(where: \.isKernelHold) {
+                    who.append("the kernel (\(kernel.command)\(holders.filter(\.isKernelHold).count > 1 ? ", …" : ""))")
+                }
+                outcomes.append(GCOutcome(tree: tree.ref, action: .kept, reason: "in use by \(who.joined(separator: " and ")) (\(kinds))", pids: pids))
             } else if let first = report.unknown.first {
                 if !dryRun { try reprieve(tree) }
                 let pids = report.unknown.map(\.pid)

@@ -10,4 +10,11 @@ public struct Holder: Sendable {
     public var command: String
     public var startTime: UInt64
     public var leaseID: String?
+
+    /// Held by the kernel (a mount, a loop device, a swap file: `KernelHold`),
+    /// not by a process; `command` names the holder.
+    public var isKernelHold: Bool { pid == 0 }
+
+    /// `pid 123`, or what holds the tree in the kernel, for messages.
+    public var who: String { isKernelHold ? command : "pid \(pid)" }
 }

@@ -45,7 +45,8 @@ struct KernelFiles {
         guard let text = try? readSmall(procRoot + "/swaps") else { return [] }
         var files: [File] = []
         for line in text.split(separator: ProcBytes.newline).dropFirst() {
-            let fields = line.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: true)
+            // Spaces pad the name, tabs the rest; both are escaped inside a name.
+            let fields = line.split(omittingEmptySubsequences: true) { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
             guard fields.count >= 2, fields[1].elementsEqual("file".utf8) else { continue }
             let path = MountTable.unescaped(fields[0])
             files.append(File(kind: .swap, holder: "swap file " + String(decoding: path, as: UTF8.self), path: path, identity: nil))
