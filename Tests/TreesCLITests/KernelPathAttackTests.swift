@@ -98,6 +98,37 @@ struct KernelPathAttackTests {
         try expectKeptThenDeleted(s, [(evidence, job)])
     }
 
+    /// The detached job holds a file that a later revision deduplicated
+    /// (one inode, linked from r1 and r2): no spelling says which tree it
+    /// came through, so every tree that links it is kept.
+    @Test(.enabled(if: canUnshareMounts, "needs root and unshare -m"))
+    func detachedMountOfADeduplicatedFileKeepsEveryTreeThatLinksIt() throws {
+        let s = try Scratch()
+        for rev in ["r1", "r2", "r3"] {
+            try s.write("src-\(rev)/lib/shared.txt", "the same in r1 and r2\n")
+            try s.write("src-\(rev)/rev.txt", rev + "\n")
+            if rev == "r3" { try s.write("src-\(rev)/lib/shared.txt", "changed in r3\n") }
+            #expect(try s.trees(["install", "app@\(rev)", s.path + "/src-\(rev)"] + (rev == "r3" ? ["--activate"] : [])).status == 0)
+        }
+        var a = stat(), b = stat()
+        #expect(stat(s.root + "/app/r1/lib/shared.txt", &a) == 0 && stat(s.root + "/app/r2/lib/shared.txt", &b) == 0)
+        #expect(a.st_ino == b.st_ino, "r2's file should be a hard link to r1's")
+        let mnt = s.path + "/mnt-app", ready = s.path + "/ready"
+        try FileManager.default.createDirectory(atPath: mnt, withIntermediateDirectories: true)
+        let job = try Background("/usr/bin/unshare", ["-m", "--propagation", "private", "/bin/sh", "-c",
+            "mount --bind \(s.root)/app/r1 \(mnt) && exec 7< \(mnt)/lib/shared.txt && umount -l \(mnt) && touch \(ready) && cd / && exec /bin/sleep 30"], cwd: "/")
+        awaitReady(ready, job)
+        let kept = try json(try s.trees(["gc", "--min-age", "0", "--keep", "0", "--json"]).stdout) as? [[String: Any]] ?? []
+        for rev in ["r1", "r2"] {
+            #expect(kept.first { $0["rev"] as? String == rev }?["action"] as? String == "kept", "\(kept)")
+        }
+        job.stop()
+        let gone = try json(try s.trees(["gc", "--min-age", "0", "--keep", "0", "--json"]).stdout) as? [[String: Any]] ?? []
+        for rev in ["r1", "r2"] {
+            #expect(gone.first { $0["rev"] as? String == rev }?["action"] as? String == "deleted", "\(gone)")
+        }
+    }
+
     /// An overlay whose lower layer is a tree: the job runs `merged/bin/x`,
     /// and only the mount table names the tree (in its options).
     @Test(.enabled(if: canUnshareMounts, "needs root and unshare -m"))

@@ -56,9 +56,10 @@ protocol ProcessFiles {
     /// nil where there is nothing real behind it (a fake proc root) or
     /// `statx` failed.
     func reference(_ link: String) -> Reference?
-    /// Each link in `directory` (`fd`) with its target, or why it could
-    /// not be read, and what it refers to.
-    func readReferences(in directory: String) throws(ProcFileError) -> [LinkReading]
+    /// Each link in `directory` (`fd`) with what it refers to and its
+    /// target, or why it could not be read; the target is read only where
+    /// `needsPath` says so (a reference on a device without trees needs none).
+    func readReferences(in directory: String, needsPath: (Reference?) -> Bool) throws(ProcFileError) -> [LinkReading]
 }
 
 /// One link of a listing: its name, the path it spells, what it is.
@@ -68,7 +69,7 @@ extension ProcessFiles {
     func openPath(_ path: [UInt8], directory: Bool) -> Int32? { nil }
     func reference(_ link: String) -> Reference? { nil }
 
-    func readReferences(in directory: String) throws(ProcFileError) -> [LinkReading] {
+    func readReferences(in directory: String, needsPath: (Reference?) -> Bool) throws(ProcFileError) -> [LinkReading] {
         try readLinks(in: directory).map { ($0.name, $0.target, reference(directory + "/" + $0.name)) }
     }
 
@@ -165,10 +166,11 @@ struct SystemProcessFiles: ProcessFiles {
     /// relative to the listed directory's own descriptor: `readlinkat(fd/,
     /// "3")` looks up one name where `readlinkat(PID/, "fd/3")` looks up
     /// two, for every descriptor of every process.
-    func readReferences(in name: String) throws(ProcFileError) -> [LinkReading] {
+    func readReferences(in name: String, needsPath: (Reference?) -> Bool) throws(ProcFileError) -> [LinkReading] {
         try withListing(name) { fd, names in
             names.map { link in
                 let reference = Reference(at: fd, link)
+                guard needsPath(reference) else { return (link, .success([]), reference) }
                 let n = link.withCString { readlinkat(fd, $0, &buffer.bytes, buffer.bytes.count) }
                 guard n >= 0 else { return (link, .failure(ProcFileError(file: name + "/" + link, errno: .current)), reference) }
                 guard n < buffer.bytes.count else {

@@ -268,7 +268,13 @@ extension ProcScanner {
     private func addDescriptors(_ files: any ProcessFiles, view: ProcessView?,
                                 found: inout ProcessFindings, matcher: inout ProcPathMatcher) throws(ProcFileError) {
         var unspellable: [(String, EvidenceKind)] = []
-        for (fd, target, reference) in try files.readReferences(in: "fd") where !fd.isEmpty && fd.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+        // A descriptor on a device without trees (a pipe, a socket,
+        // /dev/null, a FUSE file) is in none: its path is not even read.
+        let needsPath: (Reference?) -> Bool = { reference in
+            guard let reference, let view else { return true }
+            return view.locator.hasTrees(onDevice: reference.identity.device)
+        }
+        for (fd, target, reference) in try files.readReferences(in: "fd", needsPath: needsPath) where !fd.isEmpty && fd.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
             let link = "fd/" + fd
             do throws(ProcFileError) {
                 let shown = try target.get()

@@ -69,6 +69,9 @@ struct ProcessView {
     func place(_ reference: Reference, shown: ArraySlice<UInt8>?, link: String?, matcher: inout ProcPathMatcher) -> Placement {
         guard locator.hasTrees(onDevice: reference.identity.device) else { return .tree(nil) }
         if reference.isDirectory {
+            // Most directories were placed before in this scan (every
+            // process's root, a pool's shared cwd): no open, no walk.
+            if let known = locator.placed(directory: reference.identity) { return .tree(known) }
             guard let link, let fd = files.openPath(Array(link.utf8), directory: true) else { return .search(reference.identity) }
             return locator.place(directory: fd)
         }

@@ -114,6 +114,13 @@ final class TreeLocator {
         return nil
     }
 
+    /// The tree (or none) a directory was found in earlier in this scan, by
+    /// identity alone; nil when it was not placed yet.
+    func placed(directory identity: FileIdentity) -> TreeRef?? {
+        if let top = tops[identity] { return .some(top) }
+        return walked[identity]
+    }
+
     /// Where the directory open at `fd` (an `O_PATH` descriptor this call
     /// closes) lies, walking up with `openat(fd, "..")` until a tree's top,
     /// a mount of a part of a tree, or a device without trees. A walk that
