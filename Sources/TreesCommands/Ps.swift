@@ -26,6 +26,8 @@ struct Ps: ParsableCommand {
         let command: String
         let started_at: String?
         let lease: String?
+        /// File evidence placed by the path's spelling alone (no identity from the kernel); absent when none.
+        let by_spelling: [String]?
     }
 
     struct UnknownRow: Encodable {
@@ -60,7 +62,8 @@ struct Ps: ParsableCommand {
                 ProcessRow(pid: $0.pid, tree: TreeJSON($0.tree), evidence: $0.evidence.sorted().map(\.rawValue),
                            command: $0.command,
                            started_at: $0.isKernelHold ? nil : clock.map { [t = $0.startTime] in rfc3339($0.startedAt(t)) },
-                           lease: $0.leaseID)
+                           lease: $0.leaseID,
+                           by_spelling: $0.bySpelling.isEmpty ? nil : $0.bySpelling.sorted().map(\.rawValue))
             },
             unknown: report.unknown.map { UnknownRow(pid: $0.pid, command: $0.command, reason: $0.reason, ignored: false) }
                 + report.ignoredUnknown.map { UnknownRow(pid: $0.pid, command: $0.command, reason: $0.reason, ignored: true) })

@@ -95,6 +95,9 @@ struct KernelPathAttackTests {
         awaitReady(ready, job)
         let evidence = kind.hasPrefix("cwd") ? "cwd" : kind.hasPrefix("fd") ? "fd" : kind
         try expectFound(s, [(evidence, job)])
+        // Found by identity: nothing was placed by the spelling alone.
+        let rows = (try? json(try s.trees(["ps", "--json"]).stdout) as? [String: Any])?["processes"] as? [[String: Any]] ?? []
+        #expect(rows.first { $0["pid"] as? Int == Int(job.pid) }?["by_spelling"] == nil, "\(rows)")
         try expectKeptThenDeleted(s, [(evidence, job)])
     }
 

@@ -10,6 +10,8 @@ public struct Holder: Sendable {
     public var command: String
     public var startTime: UInt64
     public var leaseID: String?
+    /// Evidence kinds placed by the path's spelling alone (`ProcessEvidence.bySpelling`).
+    public var bySpelling: Set<EvidenceKind> = []
 
     /// Held by the kernel (a mount, a loop device, a swap file: `KernelHold`),
     /// not by a process; `command` names the holder.

@@ -37,7 +37,7 @@ public struct UsageScanner {
             for (tree, kinds) in process.trees {
                 index[Key(pid: process.pid, tree: tree)] = holders.count
                 holders.append(Holder(pid: process.pid, tree: tree, evidence: kinds, command: process.command,
-                                      startTime: process.startTime, leaseID: nil))
+                                      startTime: process.startTime, leaseID: nil, bySpelling: process.bySpelling[tree] ?? []))
             }
         }
         // Held by the kernel for no process (a mount, a loop device, a swap

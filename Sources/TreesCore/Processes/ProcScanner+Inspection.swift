@@ -28,11 +28,19 @@ struct ProcessFindings {
     /// What could not be read, and why: any entry makes the process unknown.
     var failures: [(file: String, problem: String)] = []
     var pending: [(FileIdentity, EvidenceKind)] = []
+    var bySpelling: [TreeRef: Set<EvidenceKind>] = [:]
     var kernel: [KernelHold] = []
     var kernelUnknown: [String] = []
 
     mutating func add(_ ref: TreeRef?, _ kind: EvidenceKind) {
         if let ref { trees[ref, default: []].insert(kind) }
+    }
+
+    /// A file kind placed by its spelling alone (no identity from the kernel).
+    mutating func addSpelled(_ ref: TreeRef?, _ kind: EvidenceKind) {
+        guard let ref else { return }
+        add(ref, kind)
+        bySpelling[ref, default: []].insert(kind)
     }
 
     mutating func add(_ placement: Placement, _ kind: EvidenceKind) {
@@ -98,6 +106,7 @@ struct ProcessFindings {
         // yet; the scan drops it if the search places nothing.
         if let stat, !trees.isEmpty || !pending.isEmpty {
             result.evidence = ProcessEvidence(pid: pid, startTime: stat.startTime, uid: uid(), command: command, trees: trees)
+            result.evidence?.bySpelling = bySpelling
         }
         if !failures.isEmpty {
             result.unknown = UnknownProcess(pid: pid, command: command, reason: reason)
@@ -194,7 +203,7 @@ extension ProcScanner {
         if let maps = try found.attempt({ () throws(ProcFileError) in try files.read("maps") }) {
             ProcMaps.forEachFile(in: maps) { path, identity, range in
                 guard let identity, let view else {
-                    found.add(matcher.tree(ofKernelPath: path) ?? view?.tree(ofFileShown: path), .maps)
+                    found.addSpelled(matcher.tree(ofKernelPath: path) ?? view?.tree(ofFileShown: path), .maps)
                     return
                 }
                 // A mapping's line gives its inode but not its link count;
@@ -260,7 +269,7 @@ extension ProcScanner {
         }
         guard let shown else { return }
         let directory = kind == .cwd || kind == .root
-        found.add(matcher.tree(ofKernelPath: shown[...]) ?? (directory ? nil : view?.tree(ofFileShown: shown[...], link: link)), kind)
+        found.addSpelled(matcher.tree(ofKernelPath: shown[...]) ?? (directory ? nil : view?.tree(ofFileShown: shown[...], link: link)), kind)
     }
 
     /// The `fd/` table. Throws when the table cannot be listed, or ESRCH
@@ -281,7 +290,7 @@ extension ProcScanner {
                 if let view, let reference {
                     found.add(view.place(reference, shown: shown[...], link: link, matcher: &matcher), .fd)
                 } else {
-                    found.add(matcher.tree(ofKernelPath: shown[...]) ?? view?.tree(ofFileShown: shown[...], link: link), .fd)
+                    found.addSpelled(matcher.tree(ofKernelPath: shown[...]) ?? view?.tree(ofFileShown: shown[...], link: link), .fd)
                 }
             } catch {
                 // ENOENT here only means this descriptor was closed since the listing.

@@ -12,6 +12,10 @@ public struct ProcessEvidence: Sendable {
     /// For display only: nothing read from a process is ever run.
     public var command: String
     public var trees: [TreeRef: Set<EvidenceKind>]
+    /// The file kinds (exe, cwd, root, fd, maps) placed only by how the
+    /// kernel spelled their path, because it gave no identity for the
+    /// reference (a failed `statx`, a fake proc root): the fallback.
+    public var bySpelling: [TreeRef: Set<EvidenceKind>] = [:]
 
     public init(pid: Int32, startTime: UInt64, uid: UInt32?, command: String, trees: [TreeRef: Set<EvidenceKind>]) {
         self.pid = pid

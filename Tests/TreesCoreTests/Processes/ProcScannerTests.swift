@@ -287,6 +287,19 @@ private let basicExpected: Attribution = [
         #expect(attribution(scan) == expected)
     }
 
+    /// A fake proc root gives no identity for its links: every file kind is
+    /// placed by its spelling, the fallback, and the scan says so.
+    @Test func withoutIdentityFileEvidenceIsMarkedAsPlacedBySpelling() throws {
+        let scan = try ProcScanner(treesRoot: fixtureRoot, procRoot: fixture("basic"), currentResolver: resolver).scan()
+        let fileKinds: Set<EvidenceKind> = [.exe, .cwd, .root, .fd, .maps]
+        #expect(scan.processes.contains { !$0.bySpelling.isEmpty })
+        for process in scan.processes {
+            for (tree, kinds) in process.trees {
+                #expect(process.bySpelling[tree] ?? [] == kinds.intersection(fileKinds), "pid \(process.pid) on \(tree)")
+            }
+        }
+    }
+
     @Test func aProcRootWithoutMountinfoIsNotReportedAsHidden() throws {
         var scanner = ProcScanner(treesRoot: fixtureRoot, procRoot: fixture("basic"), currentResolver: resolver)
         scanner.effectiveUID = 1000
