@@ -84,6 +84,20 @@ final class InspectionQueue: Sendable {
         }
     }
 
+    /// Gives up every worker and every pid not yet judged, storing
+    /// `unjudged(index)` for each.
+    func abandonAll(unjudged: (Int) -> ProcInspection) {
+        state.withLock { s in
+            for (worker, work) in s.current {
+                s.abandoned.insert(worker)
+                if work.index >= 0 { s.results[work.index] = unjudged(work.index) }
+            }
+            s.current = [:]
+            for index in s.next..<s.results.count { s.results[index] = unjudged(index) }
+            s.next = s.results.count
+        }
+    }
+
     /// Forgets a worker whose thread could not be started.
     func unregister(_ worker: Int) { state.withLock { _ = $0.current.removeValue(forKey: worker) } }
 

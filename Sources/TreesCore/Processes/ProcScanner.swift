@@ -102,6 +102,11 @@ public struct ProcScanner {
     /// as unknown (a parameter so that a test can make it short).
     var inspectionDeadline = 2.0
 
+    /// How long the whole pass may take: past it, every process not yet
+    /// judged is unknown. Many processes each stalled on a FUSE file cannot
+    /// add up to a scan (and a gc lock) held for minutes.
+    var scanBudget = 10.0
+
     /// Inspects every pid on worker threads (two for a large /proc, one
     /// otherwise) while this thread watches them (`InspectionQueue`).
     /// Returns the inspections in pid order. Where no thread can be started
@@ -138,7 +143,15 @@ public struct ProcScanner {
             for index in queue.takeRemaining() { queue.store(index, inspect(pids[index], reader: inline, context: context, matcher: &matcher)) }
         }
         let deadline = inspectionDeadline
+        let end = monotonicNow() + scanBudget
         while started > 0 {
+            if monotonicNow() > end {
+                queue.abandonAll { index in
+                    ProcInspection(unknown: UnknownProcess(pid: pids[index], command: "",
+                        reason: "not judged: the scan ran out of its \(Int(scanBudget)) s (processes blocked in the kernel)"))
+                }
+                break
+            }
             let watch = queue.watch(deadline: deadline) { index in
                 ProcInspection(unknown: UnknownProcess(pid: pids[index], command: "",
                     reason: "not judged within \(Int(deadline)) s: blocked in the kernel (a stalled FUSE or network file, or its memory map locked)"))
@@ -152,7 +165,7 @@ public struct ProcScanner {
                 }
                 break
             }
-            queue.wait(until: watch.nextCheck)
+            queue.wait(until: min(watch.nextCheck, end))
         }
         return queue.results.map { $0 ?? .skipped }
     }

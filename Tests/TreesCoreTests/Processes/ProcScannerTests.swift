@@ -289,6 +289,21 @@ private let basicExpected: Attribution = [
 
     /// A fake proc root gives no identity for its links: every file kind is
     /// placed by its spelling, the fallback, and the scan says so.
+    /// Every process blocks: the scan's budget ends it, and each process
+    /// not judged by then is unknown (fail closed), in bounded time.
+    @Test func theScanEndsWithinItsBudget() throws {
+        var scanner = ProcScanner(treesRoot: fixtureRoot, procRoot: fixture("basic"), currentResolver: resolver)
+        scanner.inspectionDeadline = 5
+        scanner.scanBudget = 0.5
+        let base = try SystemProcReader(procRoot: fixture("basic"))
+        let pids = try base.processIDs()
+        let start = monotonicNow()
+        let scan = try scanner.scan(using: BlockingReader(base: base, blocked: nil, seconds: 3))
+        #expect(monotonicNow() - start < 2)
+        #expect(Set(scan.unknown.map(\.pid)) == Set(pids))
+        #expect(scan.unknown.allSatisfy { $0.reason.contains("ran out") })
+    }
+
     @Test func withoutIdentityFileEvidenceIsMarkedAsPlacedBySpelling() throws {
         let scan = try ProcScanner(treesRoot: fixtureRoot, procRoot: fixture("basic"), currentResolver: resolver).scan()
         let fileKinds: Set<EvidenceKind> = [.exe, .cwd, .root, .fd, .maps]
@@ -327,7 +342,8 @@ struct ProcReadFailure: Sendable, CustomTestStringConvertible {
 /// blocked in the kernel would; a second worker gets a reader of its own.
 private struct BlockingReader: ProcReader {
     let base: any ProcReader
-    let blocked: Int32
+    /// The pid whose directory blocks; nil: every one.
+    let blocked: Int32?
     let seconds: UInt32
 
     func processIDs() throws -> [Int32] { try base.processIDs() }
@@ -337,7 +353,7 @@ private struct BlockingReader: ProcReader {
     }
 
     func process(_ pid: Int32) throws(ProcFileError) -> any ProcessFiles {
-        if pid == blocked { sleep(seconds) }
+        if blocked == nil || pid == blocked { sleep(seconds) }
         return try base.process(pid)
     }
 }
