@@ -249,13 +249,17 @@ public struct Doctor {
     /// deleting it, and creates trees' database in its place.
     private func rebuildDatabase() throws -> Store {
         let stamp = "\(unixNow())"
+        var aside: [String] = []
         for suffix in ["", "-wal", "-shm"] {
             let name = "state.db" + suffix
             guard (try? root.meta.exists(name)) == true else { continue }
             try syscall("cannot move aside", "\(root.meta.path)/\(name)") {
                 renameat(root.meta.fd, name, root.meta.fd, "state.db.aside-\(stamp)\(suffix)")
             }
+            aside.append("state.db.aside-\(stamp)\(suffix)")
         }
+        // Kept for the operator to look at, and as private as the database was meant to be.
+        Store.makePrivate(aside, in: root.meta)
         try root.meta.sync()
         return try Store(path: root.databasePath, metaDirectory: root.meta, create: true,
                          lockTimeout: root.settings.lockTimeout, rebuild: true)
