@@ -100,4 +100,58 @@ struct DeployUserTests {
         _ = try trees(["unpin", "app@r1"])
         _ = try trees(["doctor"])
     }
+
+    /// Without CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH the operator cannot
+    /// inspect other users' processes. gc, remove, ps and wait say so once,
+    /// with what is missing and how to grant it, instead of listing each
+    /// process as unknown, and still fail closed: nothing they might use is
+    /// deleted, and wait does not report the tree drained.
+    @Test(.enabled(if: canMakeUsers, "needs root, useradd and setpriv"))
+    func withoutTheCapabilitiesGCSaysSoOnceAndKeepsWhatItCannotJudge() throws {
+        let (s, deploy) = try deployRoot(["r1", "r2"])
+        for (rev, activate) in [("r1", false), ("r2", true)] {
+            let r = try deploy.trees(s, ["install", "app@\(rev)", s.path + "/src-\(rev)"] + (activate ? ["--activate"] : []))
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        // Some process of another user is there to be missed: this test's own runner is root's.
+        func saysOnce(_ r: RunResult, _ what: String) {
+            let text = r.stdout + r.stderr
+            let mentions = text.components(separatedBy: "CAP_SYS_PTRACE").count - 1
+            #expect(mentions == 1, "\(what) mentions the capability \(mentions) times: \(text)")
+            #expect(text.contains("other users"), "\(what): \(text)")
+            // Only what the host's operator vouched for (TREES_IGNORE_UNKNOWN_PIDS) is still listed.
+            let listed = text.split(separator: "\n").filter { $0.contains("Permission denied") && !$0.contains("TREES_IGNORE_UNKNOWN_PIDS") }
+            #expect(listed.isEmpty, "\(what) lists processes one by one: \(text)")
+        }
+
+        let gc = try deploy.trees(s, ["gc", "--keep", "0", "--min-age", "0", "--json"])
+        #expect(gc.status == 0, "\(gc.stderr)")
+        #expect(try gcRevs(gc, "kept") == ["r1", "r2"], "\(gc.stdout)")
+        #expect(try gcReason(gc, "r1").contains("other users"), "\(gc.stdout)")
+        saysOnce(gc, "gc --json")
+        let rows = try json(gc.stdout) as? [[String: Any]] ?? []
+        #expect(rows.allSatisfy { ($0["pids"] as? [Any])?.isEmpty ?? true }, "\(gc.stdout)")
+        #expect(s.exists("root/app/r1"))
+
+        let table = try deploy.trees(s, ["gc", "--keep", "0", "--min-age", "0"])
+        #expect(table.status == 0)
+        saysOnce(table, "gc")
+
+        let remove = try deploy.trees(s, ["remove", "app@r1"])
+        #expect(remove.status == 75, "\(remove.stderr)")
+        saysOnce(remove, "remove")
+        #expect(s.exists("root/app/r1"))
+
+        let ps = try deploy.trees(s, ["ps"])
+        #expect(ps.status == 0, "\(ps.stderr)")
+        saysOnce(ps, "ps")
+
+        let wait = try deploy.trees(s, ["wait", "app@r1", "--timeout", "1s"])
+        #expect(wait.status == 75, "\(wait.stderr)")
+        saysOnce(wait, "wait")
+
+        // Granted the capabilities, the same gc judges and deletes.
+        let granted = try deploy.trees(s, ["gc", "--keep", "0", "--min-age", "0", "--json"], capabilities: Self.gcCapabilities)
+        #expect(try gcRevs(granted, "deleted") == ["r1"], "\(granted.stdout) \(granted.stderr)")
+    }
 }

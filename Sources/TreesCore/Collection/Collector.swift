@@ -184,11 +184,16 @@ public struct Collector {
                 let pids = Array(Set(holders.map(\.pid))).sorted()
                 let kinds = Set(holders.flatMap(\.evidence)).sorted().map(\.rawValue).joined(separator: ",")
                 outcomes.append(GCOutcome(tree: tree.ref, action: .kept, reason: "in use by pids \(pidList(pids)) (\(kinds))", pids: pids))
-            } else if let first = report.unknown.first {
+            } else if !report.unknown.isEmpty {
                 if !dryRun { try reprieve(tree) }
-                let pids = report.unknown.map(\.pid)
-                outcomes.append(GCOutcome(tree: tree.ref, action: .kept,
-                                          reason: "unknown process: pids \(pidList(pids)) could not be inspected (\(first.reason))", pids: pids))
+                let listed = report.unknownListed
+                var why: [String] = []
+                if let first = listed.first {
+                    why.append("unknown process: pids \(pidList(listed.map(\.pid))) could not be inspected (\(first.reason))")
+                }
+                let others = report.othersUninspectable.count
+                if others > 0 { why.append("\(others) processes of other users could not be inspected, for want of privilege") }
+                outcomes.append(GCOutcome(tree: tree.ref, action: .kept, reason: why.joined(separator: "; "), pids: listed.map(\.pid)))
             } else if dryRun {
                 outcomes.append(GCOutcome(tree: tree.ref, action: .wouldDelete, reason: "unused"))
             } else {

@@ -9,6 +9,8 @@ public struct ProcScan: Sendable {
     /// Processes with evidence for at least one tree, by pid.
     public var processes: [ProcessEvidence]
     public var unknown: [UnknownProcess]
+    /// The capabilities the scan lacked to read other users' processes (`ScanCapabilities`).
+    public var missingCapabilities: [String] = []
 
     public init(processes: [ProcessEvidence], unknown: [UnknownProcess]) {
         self.processes = processes
