@@ -43,7 +43,7 @@ struct DeployUserTests {
 
     @Test(.enabled(if: canMakeUsers, "needs root, useradd and setpriv"))
     func aDeployUserInstallsActivatesRollsBackPinsRemovesAndCollects() throws {
-        let (s, deploy) = try deployRoot(["r1", "r2", "r3", "r4", "r5"])
+        let (s, deploy) = try deployRoot(["r1", "r2", "r3", "r4", "r5", "r6"])
         func trees(_ args: [String], capabilities: [String] = []) throws -> RunResult {
             let r = try deploy.trees(s, args, capabilities: capabilities)
             #expect(r.status == 0, "deploy: trees \(args.joined(separator: " ")): \(r.status) \(r.stderr)")
@@ -90,8 +90,13 @@ struct DeployUserTests {
         _ = try trees(["remove", "app@r4"], capabilities: Self.gcCapabilities)
         #expect(!s.exists("root/app/r4"))
 
+        // A tree root installed here is root's: the operator's gc cannot move
+        // it, puts it back sealed and keeps it with the reason, and goes on.
+        #expect(try s.trees(["install", "app@r6", s.path + "/src-r6"]).status == 0)
         let gc = try trees(["gc", "--keep", "0", "--min-age", "0", "--json"], capabilities: Self.gcCapabilities)
         #expect(try gcRevs(gc, "deleted") == ["r3", "r5"], "\(gc.stdout) \(gc.stderr)")
+        #expect(try gcReason(gc, "r6").contains("cannot be deleted by uid \(deploy.uid)"), "\(gc.stdout)")
+        #expect(mode(s.root + "/app/r6")?.mode == 0o555)
         #expect(try gcReason(gc, "r1") == "pinned")
         #expect(try gcReason(gc, "r2") == "current")
         #expect(!gc.stderr.contains("CAP_SYS_PTRACE"), "\(gc.stderr)")

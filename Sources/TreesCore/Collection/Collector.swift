@@ -298,7 +298,8 @@ public struct Collector {
             try store.write {
                 if let row = try store.tree(tree.ref), row.state == .deleting { try store.setState(row.id, .ready) }
             }
-            return GCOutcome(tree: tree.ref, action: .kept, reason: "cannot be deleted by uid \(geteuid()): \(e.message)")
+            let why = e.message + (e.errno.map { ": \($0)" } ?? "")
+            return GCOutcome(tree: tree.ref, action: .kept, reason: "cannot be deleted by uid \(geteuid()): \(why)")
         }
         return try finishDeleting(tree.ref, id: tree.id, trashName: trashName, reason: reason)
     }
