@@ -15,8 +15,8 @@ struct Exec: ParsableCommand {
             tree and executes CMD in its own place, keeping the lock's descriptor open: the \
             job and everything it starts hold the tree until the last of them exits, and no \
             one else can end that. The job keeps its revision even when current moves on. \
-            A user in the group of ROOT/.trees who may not write the database holds the tree \
-            by the lock alone (no lease record). A user who may not open the lock file still \
+            A user in the group of ROOT/.trees (the database is the operator's alone) holds \
+            the tree by the lock alone (no lease record). A user who may not open the lock file still \
             runs the job, with a warning, tracked through /proc alone; --require-lease makes \
             that an error. While gc holds the lock exclusive (deciding about or deleting \
             that tree) exec retries for up to TREES_LOCK_TIMEOUT, then exits 75.

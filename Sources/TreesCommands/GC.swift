@@ -10,7 +10,9 @@ struct GC: ParsableCommand {
             most recently installed other trees of its name, out of current (or installed) \
             for at least --min-age, and no process runs from it by lease or by /proc \
             evidence. A job holding a tree's lease lock keeps it. A process that cannot be \
-            inspected keeps every candidate. Prints what was deleted and what was kept and \
+            inspected keeps every candidate; run by an operator who is not root, gc needs \
+            CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH to inspect other users' processes, and \
+            says once when it lacks them. Prints what was deleted and what was kept and \
             why. --dry-run writes nothing. The operator only. Exit status: 0 whether or not \
             something was kept; 75 when another gc holds the lock and --wait-lock was not \
             given, or held it longer than TREES_LOCK_TIMEOUT; 1 not the operator.
@@ -58,6 +60,7 @@ struct GC: ParsableCommand {
         for problem in root.permissionProblems() { printWarning(problem) }
         let store = try root.openStore(create: true)
         var collector = Collector(root: root, store: store)
+        collector.scanner.onPrivilegeNotice = WarningOnce().callAsFunction
         let progress = global.progress()
         collector.progress = progress.handler
         guard let lock = try collector.lock(wait: waitLock) else {

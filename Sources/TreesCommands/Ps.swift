@@ -8,7 +8,9 @@ struct Ps: ParsableCommand {
         discussion: """
             Evidence kinds: lease, exe, cwd, root, fd, maps, environ, cmdline, cgroup. \
             Processes that could not be inspected (permission denied, hidepid) are listed \
-            separately as unknown: gc and wait treat them as possibly using any tree.
+            separately as unknown: gc and wait treat them as possibly using any tree. Other \
+            users' processes, which a user without CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH \
+            cannot inspect, are counted in one line (pid 0 in --json) instead.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -65,7 +67,8 @@ struct Ps: ParsableCommand {
                            lease: $0.leaseID,
                            by_spelling: $0.bySpelling.isEmpty ? nil : $0.bySpelling.sorted().map(\.rawValue))
             },
-            unknown: report.unknown.map { UnknownRow(pid: $0.pid, command: $0.command, reason: $0.reason, ignored: false) }
+            unknown: report.unknownListed.map { UnknownRow(pid: $0.pid, command: $0.command, reason: $0.reason, ignored: false) }
+                + (report.privilegeNotice.map { [UnknownRow(pid: 0, command: "", reason: $0, ignored: false)] } ?? [])
                 + report.ignoredUnknown.map { UnknownRow(pid: $0.pid, command: $0.command, reason: $0.reason, ignored: true) })
         if json { return try printJSON(output) }
         printTable(["PID", "TREE", "EVIDENCE", "STARTED", "COMMAND"], output.processes.map {
@@ -73,11 +76,16 @@ struct Ps: ParsableCommand {
             [$0.pid == 0 ? "-" : String($0.pid), "\($0.tree.name)@\($0.tree.rev)", $0.evidence.joined(separator: ","),
              $0.started_at ?? "-", $0.command]
         })
+        // Other users' processes, counted in one line of their own under the table.
+        let listed = output.unknown.filter { $0.pid != 0 || $0.reason != report.privilegeNotice }
         if !output.unknown.isEmpty {
             print("\nunknown (could not be inspected; gc keeps what they might use):")
-            printTable(["PID", "REASON", "COMMAND"], output.unknown.map {
+        }
+        if !listed.isEmpty {
+            printTable(["PID", "REASON", "COMMAND"], listed.map {
                 [String($0.pid), $0.reason + ($0.ignored ? " (ignored: TREES_IGNORE_UNKNOWN_PIDS)" : ""), $0.command]
             })
         }
+        if let notice = report.privilegeNotice { print(notice) }
     }
 }

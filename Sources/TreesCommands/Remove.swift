@@ -22,12 +22,15 @@ struct Remove: ParsableCommand {
         let ref = try TreeRef(parsing: tree)
         let (root, store) = try global.openExisting()
         try root.requireOperator("remove a tree")
-        let collector = Collector(root: root, store: store)
+        var collector = Collector(root: root, store: store)
+        collector.scanner.onPrivilegeNotice = WarningOnce().callAsFunction
         if wait {
             let result = try Waiter(scanner: collector.scanner).wait(for: ref, timeout: timeout?.interval)
             if !result.done {
-                let who = result.report.holders(of: ref).map(\.who) + result.report.unknown.map { "pid \($0.pid) (unknown)" }
-                throw TreesError(.temporary, "timed out waiting for \(ref); still in use by \(who.joined(separator: ", "))")
+                var users = result.report.holders(of: ref).map(\.who) + result.report.unknownListed.map { "pid \($0.pid) (unknown)" }
+                let others = result.report.othersUninspectable.count
+                if others > 0 { users.append("\(others) processes of other users (not inspected)") }
+                throw TreesError(.temporary, "timed out waiting for \(ref); still in use by \(users.joined(separator: ", "))")
             }
         }
         guard let lock = try collector.lock(wait: true) else { return }

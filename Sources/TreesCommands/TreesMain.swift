@@ -52,3 +52,15 @@ func writeStandardError(_ text: String) {
         offset += n
     }
 }
+
+/// A warning shown the first time it is given only: a command that scans
+/// /proc several times (wait, remove --wait) says what the scan lacks once.
+final class WarningOnce {
+    private var shown = false
+
+    func callAsFunction(_ message: String) {
+        if shown { return }
+        shown = true
+        printWarning(message)
+    }
+}

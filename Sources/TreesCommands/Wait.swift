@@ -6,7 +6,9 @@ struct Wait: ParsableCommand {
         commandName: "wait",
         abstract: "Wait until nothing runs from a tree.",
         discussion: """
-            Returns 0 once no live lease and no /proc evidence remain. DURATION is 90, 30s, \
+            Returns 0 once no live lease and no /proc evidence remain, and no process that \
+            could not be inspected (without CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH, other \
+            users' processes cannot be, and wait says so once). DURATION is 90, 30s, \
             5m, 2h or 1d; on timeout exits 75 and prints who is still there.
             """)
 
@@ -22,16 +24,19 @@ struct Wait: ParsableCommand {
         let ref = try TreeRef(parsing: tree)
         let (root, store) = try global.openExisting(forReading: true)
         guard try store.tree(ref) != nil else { throw TreesError(.notFound, "no tree \(ref)") }
-        let waiter = Waiter(scanner: UsageScanner(root: root, store: store))
-        let result = try waiter.wait(for: ref, timeout: timeout?.interval)
+        var scanner = UsageScanner(root: root, store: store)
+        scanner.onPrivilegeNotice = WarningOnce().callAsFunction
+        let result = try Waiter(scanner: scanner).wait(for: ref, timeout: timeout?.interval)
         if result.done { return }
         var lines = ["timed out waiting for \(ref); still running from it:"]
         for h in result.report.holders(of: ref) {
             lines.append("  \(h.who) (\(h.evidence.sorted().map(\.rawValue).joined(separator: ","))): \(h.command)")
         }
-        for u in result.report.unknown {
+        for u in result.report.unknownListed {
             lines.append("  pid \(u.pid) could not be inspected (\(u.reason)): \(u.command)")
         }
+        let others = result.report.othersUninspectable.count
+        if others > 0 { lines.append("  \(others) processes of other users could not be inspected (see the warning above)") }
         writeStandardError("trees: " + lines.joined(separator: "\n") + "\n")
         throw CommandFailure(status: 75)
     }

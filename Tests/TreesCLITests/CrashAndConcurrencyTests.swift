@@ -107,9 +107,12 @@ struct LockedAndUnprivilegedTests {
         let strict = try run(nobody[0], Array(nobody.dropFirst()) + ["exec", "--root", s.root, "--require-lease", "app", "--", "/bin/true"])
         #expect(strict.status == 1, "\(strict.stderr)")
         #expect(strict.stderr.contains("cannot take a lease"))
-        // Reading needs no write access.
+        // The database is the operator's alone (issue 14): no list, but ps
+        // still tells what /proc shows.
         let list = try run(nobody[0], Array(nobody.dropFirst()) + ["list", "--root", s.root, "--json"])
-        #expect(list.status == 0, "\(list.stderr)")
+        #expect(list.status == 1 && list.stderr.contains("Only the operator"), "\(list.stderr)")
+        let ps = try run(nobody[0], Array(nobody.dropFirst()) + ["ps", "--root", s.root])
+        #expect(ps.status == 0, "\(ps.stderr)")
     }
 }
 

@@ -45,7 +45,39 @@ struct CrashPointTests {
         var sources: [String: String] = [:]
         var leaseID = ""
         var sleeper: Background?
-        init(_ s: Scratch) { self.s = s }
+        /// The operator when it is not root: a user who owns the root.
+        let user: TestUser?
+
+        init(_ s: Scratch, user: TestUser? = nil) throws {
+            self.s = s
+            self.user = user
+            if let user {
+                chmod(s.path, 0o755)
+                #expect(mkdir(s.root, 0o755) == 0 && chown(s.root, uid_t(user.uid), gid_t(user.gid)) == 0)
+            }
+        }
+
+        /// gc and remove run as a non-root operator with what the packaged
+        /// gc unit grants it, so that they can judge other users' processes.
+        func capabilities(_ command: [String]) -> [String] {
+            user != nil && ["gc", "remove"].contains(command.first) ? DeployUserTests.gcCapabilities : []
+        }
+
+        /// Runs trees as the operator.
+        func trees(_ command: [String]) throws -> RunResult {
+            guard let user else { return try s.trees(command) }
+            return try user.trees(s, command, capabilities: capabilities(command))
+        }
+
+        /// Runs `strace ARGS trees COMMAND` as the operator.
+        func traced(_ straceArgs: [String], _ command: [String]) throws -> RunResult {
+            let split = command.first == "lease" ? 2 : 1
+            let trees = [treesBinary] + Array(command.prefix(split)) + ["--root", s.root] + command.dropFirst(split)
+            guard let user else { return try run("/usr/bin/strace", straceArgs + trees) }
+            // setpriv resets the environment: env(1) passes on what the host needs.
+            let env = ["/usr/bin/env"] + hostEnvironment.map { "\($0.key)=\($0.value)" }
+            return try user.run("/usr/bin/strace", straceArgs + env + trees, capabilities: capabilities(command))
+        }
     }
 
     struct Scenario: CustomTestStringConvertible, Sendable {
@@ -99,7 +131,7 @@ struct CrashPointTests {
                  after: { c, _ in c.sql("SELECT pinned FROM trees WHERE rev = 'r1'") == "1" ? [] : ["r1 not pinned after rerun"] }),
         Scenario(name: "unpin", setup: { c in
                      try c.install("r1", activate: true); try c.install("r2", activate: true)
-                     _ = try c.s.trees(["pin", "app@r1"])
+                     _ = try c.trees(["pin", "app@r1"])
                  },
                  command: { _ in ["unpin", "app@r1"] },
                  after: { c, _ in c.sql("SELECT pinned FROM trees WHERE rev = 'r1'") == "0" ? [] : ["r1 still pinned after rerun"] }),
@@ -133,7 +165,7 @@ struct CrashPointTests {
         Scenario(name: "lease release", setup: { c in
                      try c.install("r1", activate: true)
                      c.sleeper = try Background("/bin/sleep", ["600"])
-                     let r = try c.s.trees(["lease", "acquire", "app", "--pid", String(c.sleeper!.pid)])
+                     let r = try c.trees(["lease", "acquire", "app", "--pid", String(c.sleeper!.pid)])
                      c.leaseID = r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
                  },
                  command: { c in ["lease", "release", c.leaseID] }, rerunStatuses: [0, 66],
@@ -144,7 +176,22 @@ struct CrashPointTests {
 
     @Test(arguments: scenarios)
     func everyStepOfACommandCanBeKilledAndTheNextCommandSettlesIt(_ scenario: Scenario) throws {
-        let c = Context(try Scratch())
+        try killEveryStep(scenario, Context(try Scratch()))
+    }
+
+    /// The commands that move trees or `current`, run by an operator who is
+    /// not root (issue 14): each of its steps, the two renames by which a
+    /// tree enters or leaves its place included, can be killed and the next
+    /// command settles it, and no tree is ever visible and writable.
+    @Test(.foreignUsers, .enabled(if: canMakeUsers, "needs root, useradd and setpriv"),
+          arguments: scenarios.filter { ["install (directory)", "install (archive)", "install --activate", "activate",
+                                         "rollback", "gc", "remove"].contains($0.name) })
+    func everyStepOfADeployUsersCommandCanBeKilledAndTheNextCommandSettlesIt(_ scenario: Scenario) throws {
+        let deploy = try TestUser()
+        try killEveryStep(scenario, Context(try Scratch(), user: deploy))
+    }
+
+    func killEveryStep(_ scenario: Scenario, _ c: Context) throws {
         defer { c.sleeper?.stop() }
         try scenario.setup(c)
         for rev in ["r1", "r2", "r3"] where c.sources[rev] == nil { try c.source(rev) }
@@ -158,7 +205,9 @@ struct CrashPointTests {
         }
         var steps = 0, kills = 0
         var violations: [String] = []
-        for point in CrashPointTests.points {
+        // A non-root operator's trees cross to and from their place with
+        // their top writable (see Transit): kill at each chmod too.
+        for point in CrashPointTests.points + (c.user == nil ? [] : [Point(syscall: "fchmod")]) {
             var k = 1
             while k <= 500 {
                 try restore()
@@ -166,10 +215,8 @@ struct CrashPointTests {
                 let command = scenario.command(c)
                 var args = ["-f", "-qq", "-o", "/dev/null"]
                 if point.walOnly { args += ["-P", c.s.root + "/.trees/state.db-wal"] }
-                args += ["-e", "inject=\(point.syscall):signal=SIGKILL:when=\(k)", treesBinary]
-                let split = command.first == "lease" ? 2 : 1
-                args += Array(command.prefix(split)) + ["--root", c.s.root] + command.dropFirst(split)
-                let r = try run("/usr/bin/strace", args)
+                args += ["-e", "inject=\(point.syscall):signal=SIGKILL:when=\(k)"]
+                let r = try c.traced(args, command)
                 if r.stderr.contains("invalid system call") { break } // not on this architecture
                 let killed = r.status == 9 || r.status == 137
                 let label = "\(scenario.name) \(point)#\(k)"
@@ -180,20 +227,20 @@ struct CrashPointTests {
                 kills += 1
                 violations += try c.invariants(strict: false).map { "\(label) after the kill: \($0)" }
                 // The next command: the same one again, then a gc that deletes nothing.
-                let again = try c.s.trees(command)
+                let again = try c.trees(command)
                 if !scenario.rerunStatuses.contains(again.status) {
                     violations.append("\(label): rerun exited \(again.status): \(again.stderr)")
                 }
-                let gc = try c.s.trees(["gc", "--keep", "100"])
+                let gc = try c.trees(["gc", "--keep", "100"])
                 if gc.status != 0 { violations.append("\(label): gc exited \(gc.status): \(gc.stderr)") }
                 violations += try c.invariants(strict: true).map { "\(label) after recovery: \($0)" }
                 violations += try scenario.after(c, label).map { "\(label): \($0)" }
-                let doctor = try c.s.trees(["doctor"])
+                let doctor = try c.trees(["doctor"])
                 if doctor.status != 0 { violations.append("\(label): doctor exited \(doctor.status): \(doctor.stdout)\(doctor.stderr)") }
                 k += 1
             }
         }
-        print("crash-points: \(scenario.name) | steps \(steps) | kills \(kills) | violations \(violations.count)")
+        print("crash-points: \(scenario.name)\(c.user == nil ? "" : " (deploy user)") | steps \(steps) | kills \(kills) | violations \(violations.count)")
         #expect(kills > 0, "\(scenario.name) was never killed: the harness is not injecting")
         #expect(violations.isEmpty, "\(violations.prefix(20).joined(separator: "\n"))")
     }
@@ -201,7 +248,7 @@ struct CrashPointTests {
     /// The harness must be able to fail: a root whose database claims a
     /// ready tree the disk lacks, and one whose current points at nothing, are caught.
     @Test func theInvariantCheckCatchesWhatItIsFor() throws {
-        let c = Context(try Scratch())
+        let c = try Context(try Scratch())
         try c.install("r1", activate: true)
         try c.install("r2", activate: false)
         #expect(try c.invariants(strict: true).isEmpty)
@@ -228,7 +275,7 @@ extension CrashPointTests.Context {
 
     func install(_ rev: String, activate: Bool) throws {
         try source(rev)
-        let r = try s.trees(["install", "app@\(rev)", sources[rev]!] + (activate ? ["--activate"] : []))
+        let r = try trees(["install", "app@\(rev)", sources[rev]!] + (activate ? ["--activate"] : []))
         #expect(r.status == 0, "\(r.stderr)")
     }
 
@@ -249,7 +296,7 @@ extension CrashPointTests.Context {
     }
 
     func expectStatus(_ command: [String], _ statuses: Set<Int32>) -> [String] {
-        guard let r = try? s.trees(command) else { return ["\(command) could not run"] }
+        guard let r = try? trees(command) else { return ["\(command) could not run"] }
         return statuses.contains(r.status) ? [] : ["\(command.joined(separator: " ")) exited \(r.status): \(r.stderr)"]
     }
 
@@ -277,12 +324,18 @@ extension CrashPointTests.Context {
     func invariants(strict: Bool) throws -> [String] {
         var v: [String] = []
         let appDir = s.root + "/app"
-        // 1. A tree visible at ROOT/NAME/REV is complete.
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: appDir)) ?? [] where entry != "current" && !entry.hasPrefix(".") {
+        // 1. A tree visible at ROOT/NAME/REV is complete and read-only.
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: appDir)) ?? []
+        for entry in entries where entry != "current" && !entry.hasPrefix(".") {
             guard let source = sources[entry] else { v.append("unexpected app/\(entry)"); continue }
             if !sameContent(appDir + "/" + entry, source) { v.append("app/\(entry) is visible but incomplete") }
+            var st = stat()
+            if lstat(appDir + "/" + entry, &st) == 0 && st.st_mode & 0o222 != 0 {
+                v.append("app/\(entry) is visible and writable (\(String(st.st_mode & 0o7777, radix: 8)))")
+            }
         }
-        if strict, FileManager.default.fileExists(atPath: appDir + "/.current.new") { v.append("app/.current.new left behind") }
+        // A tree between staging or the trash and its place, or a link, left behind.
+        if strict { for entry in entries where entry.hasPrefix(".") { v.append("app/\(entry) left behind") } }
         // 8. The database never claims more than the disk holds.
         let rows = sql("""
             SELECT t.rev, t.state, t.activated_at IS NOT NULL AND t.deactivated_at IS NULL,

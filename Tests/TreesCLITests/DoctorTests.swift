@@ -63,6 +63,31 @@ struct DoctorTests {
         #expect(listing(s.root + "/.trees/staging").isEmpty && listing(s.root + "/.trees/trash").isEmpty)
     }
 
+    /// A tree a killed command left between its two renames (`Transit`),
+    /// with its top still writable, and without the row its command's own
+    /// recovery would settle it by (a database rebuilt meanwhile): doctor
+    /// reports it, and --repair seals it and puts it at REV, never deletes it.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3")))
+    func aTreeLeftInTransitIsSealedAndPutInPlace() throws {
+        let s = try Scratch()
+        try installRevs(s, ["r1", "r2", "r3"])
+        for (rev, way) in [("r1", "leaving"), ("r2", "arriving")] {
+            #expect(rename(s.root + "/app/\(rev)", s.root + "/app/.\(rev).\(way)") == 0)
+            #expect(chmod(s.root + "/app/.\(rev).\(way)", 0o755) == 0)
+            try sqlite(s, "DELETE FROM trees WHERE rev = '\(rev)'")
+        }
+        let (status, found) = try kinds(s)
+        #expect(status == 65 && found["tree-in-transit"] == false, "\(found)")
+        let (repairStatus, repaired) = try kinds(s, repair: true)
+        #expect(repairStatus == 0 && repaired["tree-in-transit"] == true, "\(repaired)")
+        for rev in ["r1", "r2"] {
+            var st = stat()
+            #expect(lstat(s.root + "/app/\(rev)", &st) == 0 && st.st_mode & 0o7777 == 0o555, "\(rev)")
+            #expect(try s.trees(["verify", "app@\(rev)"]).status == 0, "\(rev)")
+        }
+        #expect(!s.exists("root/app/.r1.leaving") && !s.exists("root/app/.r2.arriving"))
+    }
+
     @Test func aMissingDatabaseIsRebuiltFromTheTreesOnDisk() throws {
         let s = try Scratch()
         try installRevs(s, ["r1", "r2"])

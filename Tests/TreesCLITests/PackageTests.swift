@@ -38,7 +38,8 @@ struct PackageTests {
                      "./usr/share/zsh/vendor-completions/_trees", "./usr/share/fish/vendor_completions.d/trees.fish",
                      "./lib/systemd/system/trees-gc.service", "./lib/systemd/system/trees-gc.timer",
                      "./lib/systemd/system/trees-metrics.service", "./lib/systemd/system/trees-metrics.timer",
-                     "./usr/share/doc/trees/copyright"] {
+                     "./usr/share/doc/trees/copyright",
+                     "./usr/share/doc/trees/examples/trees-gc.service.d/operator.conf"] {
             #expect(contents.contains(path + "\n"), "\(path) missing from the package")
         }
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/lintian") {

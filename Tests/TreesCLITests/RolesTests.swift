@@ -46,8 +46,11 @@ struct RolesTests {
         let rows = try json(try s.trees(["list", "--json"]).stdout) as? [[String: Any]] ?? []
         #expect(rows.first { $0["rev"] as? String == "r2" }?["pinned"] as? Bool == true)
 
-        // Even deleting the row behind trees' back leaves the job's tree alone.
-        #expect(try sqlite(s, "DELETE FROM leases", as: member).status == 0)
+        // The operator's next command made the database private again: the
+        // member may neither write nor read it...
+        #expect(try sqlite(s, "DELETE FROM leases", as: member).status != 0)
+        // ...and even the row deleted behind trees' back leaves the job's tree alone.
+        #expect(try sqlite(s, "DELETE FROM leases").status == 0)
         let gc = try s.trees(["gc", "--min-age", "0", "--keep", "0", "--json"])
         #expect(gc.status == 0, "\(gc.stderr)")
         #expect(gc.stderr.contains("writable by its group"), "\(gc.stderr)")

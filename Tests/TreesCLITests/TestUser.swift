@@ -66,24 +66,33 @@ final class TestUser {
         }
     }
 
-    /// The command line that runs `program arguments` as this user, with its groups.
-    func command(_ program: String, _ arguments: [String]) -> [String] {
-        ["--reuid=\(uid)", "--regid=\(gid)", "--init-groups", "--reset-env", program] + arguments
+    /// The command line that runs `program arguments` as this user, with its
+    /// groups and the ambient `capabilities` given (`sys_ptrace`, as
+    /// systemd's `AmbientCapabilities=CAP_SYS_PTRACE` grants it).
+    func command(_ program: String, _ arguments: [String], capabilities: [String] = []) -> [String] {
+        var options = ["--reuid=\(uid)", "--regid=\(gid)", "--init-groups", "--reset-env"]
+        if !capabilities.isEmpty {
+            let set = capabilities.map { "+" + $0 }.joined(separator: ",")
+            options += ["--inh-caps=" + set, "--ambient-caps=" + set]
+        }
+        return options + [program] + arguments
     }
 
     /// Runs a program as this user to completion.
-    func run(_ program: String, _ arguments: [String], environment: [String: String] = [:]) throws -> RunResult {
-        try TreesCLITests.run("/usr/bin/setpriv", command(program, arguments), environment: environment)
+    func run(_ program: String, _ arguments: [String], environment: [String: String] = [:],
+             capabilities: [String] = []) throws -> RunResult {
+        try TreesCLITests.run("/usr/bin/setpriv", command(program, arguments, capabilities: capabilities), environment: environment)
     }
 
     /// Runs `trees` as this user against a scratch root.
-    func trees(_ s: Scratch, _ arguments: [String], environment: [String: String] = [:]) throws -> RunResult {
+    func trees(_ s: Scratch, _ arguments: [String], environment: [String: String] = [:],
+               capabilities: [String] = []) throws -> RunResult {
         let path = arguments.first == "lease" ? 2 : 1
         let args = Array(arguments.prefix(path)) + ["--root", s.root] + arguments.dropFirst(path)
         // --reset-env drops the caller's environment; pass what the test asks for through env(1).
         var env = hostEnvironment
         for (k, v) in environment { env[k] = v }
-        return try run("/usr/bin/env", env.map { "\($0.key)=\($0.value)" } + [treesBinary] + args)
+        return try run("/usr/bin/env", env.map { "\($0.key)=\($0.value)" } + [treesBinary] + args, capabilities: capabilities)
     }
 
     /// Starts a program as this user in the background.

@@ -9,7 +9,8 @@ extension Collector {
     /// stopped being current and no tree is stuck `installing`. Then what a
     /// killed GC left: `condemned` trees go back to `ready` (or on to
     /// `deleting` if the rename happened), a `deleting` tree still in place
-    /// (killed before its rename) goes back to `ready` too, and `deleting`
+    /// or in transit beside it (killed before its rename into the trash)
+    /// goes back to `ready` too, and `deleting`
     /// trees in the trash and leftover trash are finished.
     public func recover() throws {
         try Installer(root: root, store: store).recover()
@@ -20,7 +21,8 @@ extension Collector {
             let trashName = "\(tree.ref).\(tree.id)"
             let inTrash = trashNames.contains(trashName)
             trashNames.remove(trashName)
-            let onDisk = try root.hasTree(tree.ref)
+            // A tree killed on its way to the trash is sealed and put back first.
+            let onDisk = try root.hasTree(tree.ref) || root.settleTransit(tree.ref, .leaving)
             if onDisk && !inTrash {
                 // Never renamed: undo, whichever step it reached. A later gc
                 // decides afresh, with a new scan.

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CTreesShim
 
 /// Deletes old trees only once nothing runs from them, following "the race
 /// that matters": a candidate is condemned in a write transaction that finds
@@ -187,11 +188,16 @@ public struct Collector {
                     who.append("the kernel (\(kernel.command)\(holders.filter(\.isKernelHold).count > 1 ? ", …" : ""))")
                 }
                 outcomes.append(GCOutcome(tree: tree.ref, action: .kept, reason: "in use by \(who.joined(separator: " and ")) (\(kinds))", pids: pids))
-            } else if let first = report.unknown.first {
+            } else if !report.unknown.isEmpty {
                 if !dryRun { try reprieve(tree) }
-                let pids = report.unknown.map(\.pid)
-                outcomes.append(GCOutcome(tree: tree.ref, action: .kept,
-                                          reason: "unknown process: pids \(pidList(pids)) could not be inspected (\(first.reason))", pids: pids))
+                let listed = report.unknownListed
+                var why: [String] = []
+                if let first = listed.first {
+                    why.append("unknown process: pids \(pidList(listed.map(\.pid))) could not be inspected (\(first.reason))")
+                }
+                let others = report.othersUninspectable.count
+                if others > 0 { why.append("\(others) processes of other users could not be inspected, for want of privilege") }
+                outcomes.append(GCOutcome(tree: tree.ref, action: .kept, reason: why.joined(separator: "; "), pids: listed.map(\.pid)))
             } else if dryRun {
                 outcomes.append(GCOutcome(tree: tree.ref, action: .wouldDelete, reason: "unused"))
             } else {
@@ -258,6 +264,14 @@ public struct Collector {
     /// no longer has there). A kill between the commit and the rename leaves
     /// `deleting` with the tree still in place, which recovery puts back to
     /// `ready`: only gc's own decision, in this run, ever deletes a tree.
+    ///
+    /// The tree leaves in two renames (see `Transit`): beside, to
+    /// `ROOT/NAME/.REV.leaving`, which needs no permission on it, then, its
+    /// top made writable by its owner there, into the trash. Its top is
+    /// never writable at REV; a kill in between leaves it in transit, and
+    /// recovery seals it and puts it back. A tree this user may not move
+    /// (an operator who is not root, a tree root installed) is put back
+    /// and kept, with the reason.
     private func delete(_ tree: TreeRecord, reason: String) throws -> GCOutcome {
         let trashName = "\(tree.ref).\(tree.id)"
         try store.write {
@@ -274,8 +288,22 @@ public struct Collector {
             throw TreesError(.failure, "\(root.treePath(tree.ref)) is not a real directory under the root; not touching it")
         }
         let trash = try root.trash()
-        try syscall("cannot move into the trash", root.treePath(tree.ref)) {
-            renameat(nameDir.fd, tree.ref.rev.value, trash.fd, trashName)
+        let hidden = Transit.leaving.name(tree.ref.rev)
+        try syscall("cannot move aside for deletion", root.treePath(tree.ref)) {
+            CT_renameat_noreplace(nameDir.fd, tree.ref.rev.value, nameDir.fd, hidden)
+        }
+        do {
+            try Transit.unseal(try nameDir.openDirectory(hidden))
+            try syscall("cannot move into the trash", "\(root.path)/\(tree.ref.name)/\(hidden)") {
+                renameat(nameDir.fd, hidden, trash.fd, trashName)
+            }
+        } catch let e as TreesError {
+            try root.settleTransit(tree.ref, .leaving)
+            try store.write {
+                if let row = try store.tree(tree.ref), row.state == .deleting { try store.setState(row.id, .ready) }
+            }
+            let why = e.message + (e.errno.map { ": \($0)" } ?? "")
+            return GCOutcome(tree: tree.ref, action: .kept, reason: "cannot be deleted by uid \(geteuid()): \(why)")
         }
         return try finishDeleting(tree.ref, id: tree.id, trashName: trashName, reason: reason)
     }

@@ -14,6 +14,9 @@ public struct UsageScanner {
     public var ignoredUnknownPIDs: Set<Int32>
     /// Test seam: replaces the /proc pass (a fake scan with unknown processes).
     var procScanOverride: (() throws -> ProcScan)?
+    /// Told `UsageReport.privilegeNotice` after each scan that has one
+    /// (a command shows it once, however often it scans).
+    public var onPrivilegeNotice: ((String) -> Void)?
 
     public init(root: Root, store: Store?, probe: ProcessProbe = ProcessProbe()) {
         self.root = root
@@ -71,8 +74,11 @@ public struct UsageScanner {
         }
         holders.sort { ($0.tree.name.value, $0.tree.rev.value, $0.pid) < ($1.tree.name.value, $1.tree.rev.value, $1.pid) }
         let unknown = proc.unknown.filter { $0.pid != selfPID }
-        return UsageReport(holders: holders, unknown: unknown.filter { !ignoredUnknownPIDs.contains($0.pid) },
-                           ignoredUnknown: unknown.filter { ignoredUnknownPIDs.contains($0.pid) })
+        let report = UsageReport(holders: holders, unknown: unknown.filter { !ignoredUnknownPIDs.contains($0.pid) },
+                                 ignoredUnknown: unknown.filter { ignoredUnknownPIDs.contains($0.pid) },
+                                 missingCapabilities: proc.missingCapabilities)
+        if let notice = report.privilegeNotice { onPrivilegeNotice?(notice) }
+        return report
     }
 
     private struct Key: Hashable {

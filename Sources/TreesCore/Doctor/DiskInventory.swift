@@ -17,6 +17,8 @@ struct DiskInventory {
         var currentProblem: String?
         /// Entries trees leaves only when killed (`.current.new`).
         var leftovers: [String] = []
+        /// Trees a killed install or gc left between their two renames (`Transit`).
+        var transits: [(rev: Rev, way: Transit)] = []
     }
 
     var names: [NameEntry] = []
@@ -34,6 +36,10 @@ struct DiskInventory {
             for child in try nameDir.entries() {
                 let text = child.name.display
                 if text == ".current.new" { entry.leftovers.append(text); continue }
+                if let (rev, way) = Transit.parse(text), (try? isRealDirectory(nameDir, text)) == true {
+                    entry.transits.append((rev, way))
+                    continue
+                }
                 guard text != "current", Rev.isValid(text), let rev = try? Rev(text),
                       (try? isRealDirectory(nameDir, text)) == true else { continue }
                 entry.revs.append(rev)
@@ -49,10 +55,11 @@ struct DiskInventory {
         return inventory
     }
 
-    /// Whether any tree is installed on disk; a failure to read counts as
-    /// yes, so that a database is never created beside trees it cannot see.
+    /// Whether any tree is installed on disk (or in transit to or from its
+    /// place); a failure to read counts as yes, so that a database is never
+    /// created beside trees it cannot see.
     static func hasTrees(_ root: Root) -> Bool {
         guard let inventory = try? scan(root) else { return true }
-        return !inventory.trees.isEmpty
+        return !inventory.trees.isEmpty || inventory.names.contains { !$0.transits.isEmpty }
     }
 }

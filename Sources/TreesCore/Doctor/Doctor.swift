@@ -9,7 +9,7 @@ import Glibc
 /// is ever deleted. Trees the database forgot are adopted (digested, recorded
 /// ready); rows that claim a missing directory are marked deleted; half-steps
 /// of killed commands are finished or undone by the same recovery code that
-/// install, activate and gc run; the only files removed are staging
+/// install, activate and gc run (a tree in transit is put back at REV); the only files removed are staging
 /// containers whose installer is gone and trash entries a gc already decided
 /// to delete. A damaged database is reported, never overwritten; a missing,
 /// empty or foreign one is moved aside (if present) and rebuilt from the disk.
@@ -110,6 +110,12 @@ public struct Doctor {
             for leftover in entry.leftovers {
                 findings.append(Finding(.linkLeftover, "\(root.path)/\(name)/\(leftover)", "a killed activate left \(leftover)"))
             }
+            for (rev, way) in entry.transits where way == .arriving ? installIdle : gcIdle {
+                let ref = TreeRef(name: entry.name, rev: rev)
+                findings.append(Finding(.treeInTransit, "\(root.path)/\(name)/\(way.name(rev))", way == .arriving
+                    ? "a killed install left \(ref) complete beside \(root.treePath(ref)), not yet in place"
+                    : "a killed gc left \(ref) beside \(root.treePath(ref)), on its way to the trash"))
+            }
             guard !pendingNames.contains(entry.name) else { continue }
             for row in rows where row.ref.name == entry.name && [.ready, .condemned].contains(row.state) {
                 let recordedCurrent = row.activatedAt != nil && row.deactivatedAt == nil
@@ -168,6 +174,7 @@ public struct Doctor {
             try withExtendedLifetime(gcLock) { try Collector(root: root, store: store).recover() }
         }
         try Activation(root: root, store: store).recover()
+        try settleStrayTransits()
 
         try store.serialized {
             let disk = try DiskInventory.scan(root)
@@ -216,6 +223,22 @@ public struct Doctor {
         }
     }
 
+    /// Trees in transit that recovery left (their row is gone, as after a
+    /// rebuilt database): sealed and put at REV, where they are adopted
+    /// like any tree the database does not know. Only while no install or
+    /// gc is between its renames.
+    private func settleStrayTransits() throws {
+        let installIdle = try root.lock("install.lock", wait: false)
+        let gcIdle = try root.lock("gc.lock", wait: false)
+        try withExtendedLifetime((installIdle, gcIdle)) {
+            for entry in try DiskInventory.scan(root).names {
+                for (rev, way) in entry.transits where (way == .arriving ? installIdle : gcIdle) != nil {
+                    try root.settleTransit(TreeRef(name: entry.name, rev: rev), way)
+                }
+            }
+        }
+    }
+
     private func build(_ ref: TreeRef) throws -> Manifest {
         guard let nameDir = try root.nameDirectory(ref.name) else {
             throw TreesError(.failure, "\(root.path)/\(ref.name) vanished")
@@ -249,13 +272,17 @@ public struct Doctor {
     /// deleting it, and creates trees' database in its place.
     private func rebuildDatabase() throws -> Store {
         let stamp = "\(unixNow())"
+        var aside: [String] = []
         for suffix in ["", "-wal", "-shm"] {
             let name = "state.db" + suffix
             guard (try? root.meta.exists(name)) == true else { continue }
             try syscall("cannot move aside", "\(root.meta.path)/\(name)") {
                 renameat(root.meta.fd, name, root.meta.fd, "state.db.aside-\(stamp)\(suffix)")
             }
+            aside.append("state.db.aside-\(stamp)\(suffix)")
         }
+        // Kept for the operator to look at, and as private as the database was meant to be.
+        Store.makePrivate(aside, in: root.meta)
         try root.meta.sync()
         return try Store(path: root.databasePath, metaDirectory: root.meta, create: true,
                          lockTimeout: root.settings.lockTimeout, rebuild: true)

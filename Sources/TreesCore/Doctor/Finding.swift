@@ -37,6 +37,10 @@ public struct Finding: Sendable, Equatable, Codable {
         public static let trashLeftover = Kind(rawValue: "trash-leftover")
         /// A `.current.new` left by a killed activate (repair: remove it).
         public static let linkLeftover = Kind(rawValue: "link-leftover")
+        /// A tree a killed install or gc left at `ROOT/NAME/.REV.arriving` or
+        /// `.REV.leaving`, between its two renames (repair: seal it and put it
+        /// at REV, where its row, or doctor, adopts it; never deleted).
+        public static let treeInTransit = Kind(rawValue: "tree-in-transit")
     }
 
     public var kind: Kind

@@ -4,14 +4,15 @@ import Glibc
 import CTreesShim
 
 /// Builds a tree in `ROOT/.trees/staging/`, seals it (read-only, fsynced,
-/// digested) and renames it into `ROOT/NAME/REV` in one `rename(2)`.
+/// digested) and moves it to `ROOT/NAME/REV`, where it appears complete and
+/// read-only in one `rename(2)` (from `.REV.arriving` beside it: see `Transit`).
 ///
-/// Crash safety: until the rename, only staging holds anything, and staging
+/// Crash safety: until the renames, only staging holds anything, and staging
 /// containers are locked with `flock` by their installer, so a later install
 /// removes the unlocked (dead) ones. The row is written `installing` with its
-/// digest and manifest before the rename and `ready` after it; the next
+/// digest and manifest before the renames and `ready` after them; the next
 /// install, gc or `doctor --repair` adopts the directory of an `installing`
-/// row if the rename happened (a renamed directory is always complete) or
+/// row if it left staging (a tree that left staging is always complete) or
 /// drops the row if it did not (see `commit`).
 public struct Installer {
     public let root: Root
@@ -62,9 +63,10 @@ public struct Installer {
         let index = dedup ? try DedupIndex.load(for: ref.name, root: root, store: store) : .empty
         let known = try fill(tree, from: source, sourceDir: sourceDir, scratch: container.dir.path, dedup: index)
         // The tree's own directory is readable by jobs of every user, as the
-        // root of an installed program usually is; seal strips its write bits.
+        // root of an installed program usually is. Its write bits stay until
+        // it has left staging (`Transit`); everything below is sealed now.
         try syscall("cannot set mode of", tree.path) { fchmod(tree.fd, 0o755) }
-        let manifest = try Manifest.build(of: tree, pass: .seal, known: known, progress: progress)
+        let manifest = try Manifest.build(of: tree, pass: .seal, known: known, progress: progress, sealsTop: false)
         // Durable before the rename, in one call for the whole tree.
         try Manifest.syncTree(tree)
         try syscall("cannot sync", container.dir.path) { fsync(container.dir.fd) }
@@ -73,7 +75,7 @@ public struct Installer {
         // serialising it makes crash recovery of `installing` rows exact.
         let lock = try root.lock("install.lock", wait: true)
         defer { withExtendedLifetime(lock) {} }
-        return try commit(ref, manifest: manifest, container: container.dir)
+        return try commit(ref, manifest: manifest, container: container.dir, tree: tree)
     }
 
     /// Writes the content into `tree`; returns the hashes computed while
@@ -105,13 +107,17 @@ public struct Installer {
     /// installs left, decide, write the intent, rename, write the outcome.
     ///
     /// Crash safety: the intent (an `installing` row with its digest and its
-    /// manifest) is committed before the rename, and `ready` only after the
+    /// manifest) is committed before the renames, and `ready` only after the
     /// name directory is fsynced, so the database never claims a tree the
-    /// disk lacks. A kill in between leaves an `installing` row that
-    /// `recoverInterrupted` settles from the disk: a renamed directory is
-    /// always complete (it was sealed and fsynced in staging), so it is
-    /// adopted with the manifest the intent recorded; otherwise the row goes.
-    private func commit(_ ref: TreeRef, manifest: Manifest, container: Directory) throws -> InstallResult {
+    /// disk lacks. The tree moves in two renames (see `Transit`): out of
+    /// staging to `ROOT/NAME/.REV.arriving` with its top still writable by
+    /// its owner, then, its top sealed and synced, to REV. A kill in between
+    /// leaves an `installing` row that `recoverInterrupted` settles from the
+    /// disk: a tree that left staging is always complete (it was sealed and
+    /// fsynced there), so one in transit is sealed and put at REV, and one
+    /// at REV is adopted with the manifest the intent recorded; otherwise
+    /// the row goes.
+    private func commit(_ ref: TreeRef, manifest: Manifest, container: Directory, tree: Directory) throws -> InstallResult {
         let digest = manifest.digest
         let path = root.treePath(ref)
         try recoverInterrupted()
@@ -163,12 +169,18 @@ public struct Installer {
             return InstallResult(tree: existing, path: path, alreadyInstalled: true)
         }
 
-        let rc = CT_renameat_noreplace(container.fd, "tree", nameDir.fd, ref.rev.value)
+        let hidden = Transit.arriving.name(ref.rev)
+        let rc = CT_renameat_noreplace(container.fd, "tree", nameDir.fd, hidden)
         if rc != 0 {
             let err = errno
             _ = try? store.write { try store.query("DELETE FROM trees WHERE name = ? AND rev = ? AND state = 'installing'",
                                                    [.text(ref.name.value), .text(ref.rev.value)]) }
-            throw TreesError.system("cannot move the staged tree into", path, errno: err)
+            throw TreesError.system("cannot move the staged tree into", "\(root.path)/\(ref.name)/\(hidden)", errno: err)
+        }
+        try Transit.seal(tree)
+        try syscall("cannot move the installed tree into", path,
+                    hint: "It stays complete at \(root.path)/\(ref.name)/\(hidden); `trees doctor` reports it.") {
+            CT_renameat_noreplace(nameDir.fd, hidden, nameDir.fd, ref.rev.value)
         }
         try nameDir.sync()
         let record = try store.write {
@@ -200,12 +212,13 @@ public struct Installer {
     }
 
     /// With the install lock held, every `installing` row is a killed
-    /// install's intent: adopt its directory if the rename happened, drop
-    /// the row if not. A row from before intents carried manifests gets one
-    /// built from the disk, and is adopted only if that matches its digest.
+    /// install's intent: adopt its directory if it left staging (sealed and
+    /// put at REV first if it was still in transit), drop the row if not. A
+    /// row from before intents carried manifests gets one built from the
+    /// disk, and is adopted only if that matches its digest.
     func recoverInterrupted() throws {
         for row in try store.trees() where row.state == .installing {
-            let onDisk = try root.hasTree(row.ref)
+            let onDisk = try root.hasTree(row.ref) || root.settleTransit(row.ref, .arriving)
             guard onDisk else {
                 try store.write { try store.query("DELETE FROM trees WHERE id = ? AND state = 'installing'", [.int(row.id)]) }
                 continue

@@ -174,11 +174,19 @@ public struct Manifest: Sendable, Equatable {
         try build(of: dir, pass: seal ? .seal : .record, known: [:], progress: progress)
     }
 
-    static func build(of dir: Directory, pass: Walker.Pass, known: [FileName: FileHash], progress: ProgressHandler?) throws -> Manifest {
+    /// - Parameter sealsTop: with `.seal`, false leaves the top directory's
+    ///   write bits for the installer to take off later (`Transit.seal`);
+    ///   the manifest records it sealed all the same.
+    static func build(of dir: Directory, pass: Walker.Pass, known: [FileName: FileHash], progress: ProgressHandler?,
+                      sealsTop: Bool = true) throws -> Manifest {
         var walker = Walker(pass: pass, device: try dir.status().st_dev, known: known, progress: progress)
+        walker.sealsTop = sealsTop
         try walker.walk(dir)
         return Manifest(entries: walker.entries)
     }
+
+    /// The mode a sealed entry keeps: no write, setuid or setgid bits.
+    static func sealedMode(_ mode: mode_t) -> mode_t { mode & 0o7555 & ~0o6000 }
 
     /// The digest a copy of the source directory `dir` would get once
     /// installed, computed by reading it only: modes as `DirectoryCopier` and

@@ -41,8 +41,12 @@ struct Walker {
         var pending: [DirEntry]
     }
 
-    /// The mode a sealed entry keeps: no write, setuid or setgid bits.
-    func sealed(_ mode: mode_t) -> UInt32 { UInt32(mode) & 0o7555 & ~0o6000 }
+    /// With `.seal`, whether the top directory is sealed too. The installer
+    /// leaves it writable by its owner until it has moved the tree out of
+    /// staging (see `Transit`), and seals it then.
+    var sealsTop = true
+
+    func sealed(_ mode: mode_t) -> UInt32 { UInt32(Manifest.sealedMode(mode)) }
 
     func entry(_ kind: Character, _ st: stat, size: Int64 = 0, value: [UInt8] = [], path: FileName) -> Manifest.Entry {
         let mode: UInt32
@@ -66,7 +70,7 @@ struct Walker {
         while let last = stack.indices.last {
             guard let item = stack[last].pending.popLast() else {
                 let frame = stack.removeLast()
-                if seal { try sealDirectory(frame.dir) }
+                if seal && (sealsTop || !stack.isEmpty) { try sealDirectory(frame.dir) }
                 continue
             }
             let dir = stack[last].dir

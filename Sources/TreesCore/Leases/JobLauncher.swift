@@ -15,13 +15,14 @@ public struct JobLauncher {
 
     /// Resolves the tree, takes its lease lock and records the lease.
     ///
-    /// A job user outside the operator (no write access to the database)
+    /// A job user (not the operator: the database is the operator's alone)
     /// holds the tree through the lock alone; its lease is then not recorded
     /// (the job is listed through /proc). A user who may not even open the
     /// lock file runs tracked through /proc only, with a warning, unless
-    /// `requireLease` is set. Either way a tree that the database says is
-    /// not `ready` (being collected) is refused with 75 where the database
-    /// can be read.
+    /// `requireLease` is set. A tree being collected is refused with 75:
+    /// gc holds its lock exclusive from condemning it until it is deleted
+    /// or back to `ready`, and where the database can be read its state is
+    /// checked too.
     ///
     /// With `cgroup`, the calling process then moves into a new cgroup of its
     /// own under the requested parent (see `Cgroup`), recorded in the lease.

@@ -11,6 +11,8 @@ public struct ProcScan: Sendable {
     public var unknown: [UnknownProcess]
     /// Trees the kernel holds for no process: mounts, loop devices, swap files.
     public var kernel: [KernelHold]
+    /// The capabilities the scan lacked to read other users' processes (`ScanCapabilities`).
+    public var missingCapabilities: [String] = []
 
     public init(processes: [ProcessEvidence], unknown: [UnknownProcess], kernel: [KernelHold] = []) {
         self.processes = processes

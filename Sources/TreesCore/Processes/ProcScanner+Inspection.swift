@@ -31,6 +31,8 @@ struct ProcessFindings {
     var bySpelling: [TreeRef: Set<EvidenceKind>] = [:]
     var kernel: [KernelHold] = []
     var kernelUnknown: [String] = []
+    /// Whether every failure was a refusal (EACCES, EPERM).
+    var onlyRefused = true
 
     mutating func add(_ ref: TreeRef?, _ kind: EvidenceKind) {
         if let ref { trees[ref, default: []].insert(kind) }
@@ -64,6 +66,7 @@ struct ProcessFindings {
 
     mutating func record(_ error: ProcFileError) {
         failures.append((error.file, error.problem))
+        if error.errno != .permissionDenied && error.errno != .notPermitted { onlyRefused = false }
     }
 
     /// Reads a directory link (`root`, `cwd`); one too long to spell is
@@ -96,7 +99,11 @@ struct ProcessFindings {
         return problems.map { (files[$0] ?? []).joined(separator: ", ") + ": " + $0 }.joined(separator: "; ")
     }
 
-    func result(pid: Int32, stat: ProcStat?, uid: () -> UInt32?, cmdline: [UInt8]) -> ProcInspection {
+    /// - Parameter privileged: whether the scan may read other users'
+    ///   processes; when it may not, a process of another uid refused
+    ///   throughout is marked `lacksPrivilege`.
+    func result(pid: Int32, stat: ProcStat?, uid: () -> UInt32?, cmdline: [UInt8],
+                privileged: Bool = true, scannerUID: uid_t = 0) -> ProcInspection {
         guard !trees.isEmpty || !failures.isEmpty || !pending.isEmpty || !kernel.isEmpty || !kernelUnknown.isEmpty else {
             return .skipped
         }
@@ -109,7 +116,8 @@ struct ProcessFindings {
             result.evidence?.bySpelling = bySpelling
         }
         if !failures.isEmpty {
-            result.unknown = UnknownProcess(pid: pid, command: command, reason: reason)
+            let othersRefused = !privileged && onlyRefused && uid().map { $0 != scannerUID } == true
+            result.unknown = UnknownProcess(pid: pid, command: command, reason: reason, lacksPrivilege: othersRefused)
         }
         return result
     }
@@ -154,7 +162,7 @@ extension ProcScanner {
                     // through task/.
                     guard error.errno == .noSuchFileOrDirectory, cmdline.isEmpty, stat.threads > 1 else { return .skipped }
                     guard let (tid, thread) = try liveThread(of: pid, in: process, found: &found) else {
-                        return found.result(pid: pid, stat: stat, uid: uid, cmdline: cmdline)
+                        return found.result(pid: pid, stat: stat, uid: uid, cmdline: cmdline, privileged: privileged, scannerUID: effectiveUID)
                     }
                     files = thread
                     usedThread = tid
@@ -168,7 +176,7 @@ extension ProcScanner {
                 inspectThreads(pid, of: process, skipping: usedThread, reader: reader, context: context,
                                found: &found, matcher: &matcher)
             }
-            return found.result(pid: pid, stat: stat, uid: uid, cmdline: cmdline)
+            return found.result(pid: pid, stat: stat, uid: uid, cmdline: cmdline, privileged: privileged, scannerUID: effectiveUID)
         } catch {
             return .skipped
         }

@@ -20,6 +20,10 @@ public struct ProcScanner {
     let currentResolver: ((TreeName) -> Rev?)?
     /// Whose view of /proc this is: `hidepid` hides nothing from root. A test seam.
     var effectiveUID: uid_t
+    /// What this process lacks to read other users' processes
+    /// (`ScanCapabilities`); empty for root. A test seam.
+    var missingCapabilities: [String]
+    var privileged: Bool { missingCapabilities.isEmpty }
     /// Threads inspecting processes: 2 splits a large /proc between two
     /// cores (most of a scan is the kernel formatting /proc files, which
     /// runs on the calling thread's core); 1 scans on the calling thread.
@@ -30,6 +34,7 @@ public struct ProcScanner {
         self.procRoot = procRoot
         self.currentResolver = currentResolver
         self.effectiveUID = geteuid()
+        self.missingCapabilities = ScanCapabilities.missing(procRoot: procRoot)
     }
 
     /// Scans every process under `procRoot` once.
@@ -46,6 +51,7 @@ public struct ProcScanner {
         let matcher = ProcPathMatcher(roots: rootSpellings(), resolveCurrent: currentResolver)
         let context = ScanContext(locator: TreeLocator(rootPath: treesRoot, ownMountInfo: try? reader.mountInfo()), ownNamespace: reader.ownMountNamespace())
         var result = ProcScan(processes: [], unknown: [])
+        result.missingCapabilities = missingCapabilities
         if let hidden = hiddenProcesses(reader) { result.unknown.append(hidden) }
         let pids = try reader.processIDs().sorted()
         // The supervisor keeps a reader of its own: a worker's may be left

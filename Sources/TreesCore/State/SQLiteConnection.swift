@@ -41,9 +41,9 @@ final class SQLiteConnection {
         sqlite3_extended_result_codes(db, 1)
         waitWhenBusy(upTo: busyTimeoutMilliseconds)
         if !readOnly {
-            // Keep -wal and -shm after the last writer closes: a user who may
-            // only read the database (a job's own `trees list` or `ps`) can
-            // then use WAL read-only, which needs both files to exist.
+            // Keep -wal and -shm after the last writer closes: a read-only
+            // connection (the operator's `ps`, `list` and `wait`) can then
+            // use WAL without writing anything, which needs both files to exist.
             var persist: Int32 = 1
             sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist)
             // No checkpoint when the last connection closes: it cost two

@@ -64,7 +64,9 @@ public final class Store {
                 throw TreesError(.notFound, "no state database at \(path)",
                                  hint: "Nothing has been installed under this root yet; check --root or TREES_ROOT.")
             }
+            try Store.createPrivately(in: metaDirectory)
         }
+        if !readOnly { Store.makePrivate(Store.databaseFiles, in: metaDirectory) }
         do {
             db = try SQLiteConnection(path: path, create: create && !readOnly, readOnly: readOnly,
                                       busyTimeoutMilliseconds: Int32(lockTimeout * 1000))
@@ -188,7 +190,7 @@ public final class Store {
         switch e.primary {
         case SQLITE_CANTOPEN, SQLITE_PERM, SQLITE_READONLY, SQLITE_AUTH:
             return TreesError(.database, "cannot use state database \(path): \(e.message)",
-                              hint: "Check that it is readable and writable by this user (and its directory too), or use another --root.")
+                              hint: "Only the operator (the owner of the root's .trees directory) or root may open it: run this command as that user, or use another --root.")
         case SQLITE_FULL:
             return TreesError(.temporary, "state database \(path): \(e.message)",
                               hint: "Free space on its filesystem and try again.")

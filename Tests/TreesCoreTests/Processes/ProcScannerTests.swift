@@ -256,6 +256,32 @@ private let basicExpected: Attribution = [
         #expect(unknown.command == "python3 /srv/trees-fixture/app/r6/job.py --config=/srv/trees-fixture/cfg/c1/c.ini")
     }
 
+    /// A scan that lacks CAP_SYS_PTRACE or CAP_DAC_READ_SEARCH marks
+    /// another user's process, refused throughout, `lacksPrivilege` (one of
+    /// many alike, counted and explained once); its own user's, one that
+    /// failed otherwise, or any seen by a privileged scan is listed as before.
+    /// Either way it stays unknown. Pid 105 is uid 0's in the fixture.
+    @Test(arguments: [
+        (uid_t(1000), EACCES, ["CAP_SYS_PTRACE"], true),
+        (uid_t(1000), EPERM, ["CAP_SYS_PTRACE", "CAP_DAC_READ_SEARCH"], true),
+        (uid_t(0), EACCES, ["CAP_SYS_PTRACE"], false),
+        (uid_t(1000), EIO, ["CAP_SYS_PTRACE"], false),
+        (uid_t(1000), EACCES, [], false),
+    ])
+    func otherUsersProcessesRefusedForWantOfPrivilegeAreCountedOnce(euid: uid_t, errno: Int32, missing: [String], counted: Bool) throws {
+        var scanner = ProcScanner(treesRoot: fixtureRoot, procRoot: fixture("basic"), currentResolver: resolver)
+        scanner.effectiveUID = euid
+        scanner.missingCapabilities = missing
+        let failure = ProcReadFailure(pid: 105, file: "environ", errno: errno)
+        let scan = try scanner.scan(using: FailingReader(base: try SystemProcReader(procRoot: fixture("basic")), failure: failure))
+        #expect(scan.unknown.map(\.pid) == [105])
+        #expect(scan.unknown.first?.lacksPrivilege == counted)
+        let report = UsageReport(holders: [], unknown: scan.unknown, missingCapabilities: scan.missingCapabilities)
+        #expect(report.othersUninspectable.count == (counted ? 1 : 0))
+        #expect(report.unknownListed.count == (counted ? 0 : 1))
+        #expect((report.privilegeNotice?.contains(missing.joined(separator: " and ")) ?? false) == counted, "\(report.privilegeNotice ?? "")")
+    }
+
     @Test(arguments: [(uid_t(1000), true), (uid_t(0), false)])
     func hidepidHidesProcessesFromNonRoot(euid: uid_t, reported: Bool) throws {
         var scanner = ProcScanner(treesRoot: fixtureRoot, procRoot: fixture("hidepid"))
