@@ -130,7 +130,8 @@ struct DirectoryCopier {
         let dirStatus = try dst.status()
         let gid = dirStatus.st_mode & S_ISGID != 0 ? dirStatus.st_gid : getegid()
         let sealed = UInt32(mode) & 0o7555 & ~0o6000
-        guard dedup.link(hash: hash, size: size, mode: sealed, uid: geteuid(), gid: gid, as: name, in: dst) else { return nil }
+        guard dedup.link(hash: hash, size: size, mode: sealed, uid: geteuid(), gid: gid, as: name, in: dst,
+                         buffer: &buffer) else { return nil }
         tally.files += 1
         tally.bytes += size
         reportProgress()
