@@ -62,7 +62,7 @@ struct Install: ParsableCommand {
         if activate {
             try Activation(root: root, store: store).activate(ref)
         }
-        print(result.path)
+        printLine(result.path)
         global.refreshMetrics()
     }
 }

@@ -68,7 +68,8 @@ struct Ps: ParsableCommand {
             [String($0.pid), "\($0.tree.name)@\($0.tree.rev)", $0.evidence.joined(separator: ","), $0.started_at ?? "-", $0.command]
         })
         if !output.unknown.isEmpty {
-            print("\nunknown (could not be inspected; gc keeps what they might use):")
+            printLine("")
+            printLine("unknown (could not be inspected; gc keeps what they might use):")
             printTable(["PID", "REASON", "COMMAND"], output.unknown.map {
                 [String($0.pid), $0.reason + ($0.ignored ? " (ignored: TREES_IGNORE_UNKNOWN_PIDS)" : ""), $0.command]
             })

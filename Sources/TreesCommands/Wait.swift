@@ -32,7 +32,8 @@ struct Wait: ParsableCommand {
         for u in result.report.unknown {
             lines.append("  pid \(u.pid) could not be inspected (\(u.reason)): \(u.command)")
         }
-        writeStandardError("trees: " + lines.joined(separator: "\n") + "\n")
+        lines[0] = "trees: " + lines[0]
+        printErrorLines(lines)
         throw CommandFailure(status: 75)
     }
 }
