@@ -3,8 +3,8 @@ import Glibc
 #endif
 
 /// The files of the installed revisions of one NAME, by content, so that an
-/// install can hard-link a file it would otherwise copy (trees are read-only,
-/// so a shared inode never changes under either tree).
+/// install can hard-link a file it would otherwise copy (a shared inode is
+/// one file: a change through either tree shows in both, as `verify` says).
 ///
 /// Built once per install from the stored manifests of the newest ready
 /// trees of the same NAME: size is the hint (only a source file whose size
@@ -19,17 +19,19 @@ import Glibc
 /// a file rewritten in place with the same size keeps its size, mode, owner
 /// and (after `touch -d`) its mtime, so only its bytes show that the manifest
 /// no longer describes it. Linking to it would install content the source
-/// never had. Its change time is no proof either: `link(2)`, `chmod` and
-/// `chown` move it, the clock can be set back, and a coarse clock gives a
-/// write in the same tick as the seal the same ctime. Re-reading costs a
-/// read of bytes that are usually in the page cache (measured in the commit
-/// that added it: the 1%-changed revision stays far below a full install).
+/// never had. Its change time is no proof either: `link(2)` (the next dedup),
+/// `unlink(2)` (gc of an older tree sharing it), `chmod` and `chown` move
+/// it, the clock can be set back, and a coarse clock gives a write in the
+/// same tick as the seal the same ctime. Re-reading costs a read of bytes
+/// that are usually in the page cache, done on both copier threads
+/// (`FileCopyQueue`; figures in contrib/bench/results.md).
 /// The inode linked is the one hashed (linked through its descriptor); a
 /// write after that is a change to an installed tree, which `verify` reports
 /// for every tree that links the file.
 ///
 /// Any failure (the tree went, a changed file, `EXDEV`, `EMLINK`, `EPERM`)
-/// means copy.
+/// means copy. Each copier thread links through its own copy of the index:
+/// the table is read-only once loaded, the open directories are per copy.
 struct DedupIndex {
     struct Candidate {
         let rev: Rev
@@ -50,9 +52,6 @@ struct DedupIndex {
     /// The directory of the last file linked: files of one source directory
     /// come one after another, so one cached descriptor saves most opens.
     private var lastDir: (rev: Rev, prefix: FileName, dir: Directory)?
-    /// Files and bytes linked rather than copied.
-    private(set) var linkedFiles: Int64 = 0
-    private(set) var linkedBytes: Int64 = 0
 
     static let empty = DedupIndex(nameDir: nil)
 
@@ -100,10 +99,27 @@ struct DedupIndex {
         let rc = retryingEINTR {
             name.withCName { linkat(AT_FDCWD, "/proc/self/fd/\(file.raw)", dst.fd, $0, AT_SYMLINK_FOLLOW) }
         }
-        guard rc == 0 else { return false }
-        linkedFiles += 1
-        linkedBytes += size
-        return true
+        return rc == 0
+    }
+
+    /// Hashes the source file `name` of `src` and, when an installed tree of
+    /// the same NAME holds that content with the mode and owner a copy would
+    /// get, links it as `name` in `dst`. Nil when it did not (the caller
+    /// copies; the second read of the source comes from the page cache).
+    /// Either copier thread calls this on its own copy of the index.
+    /// - Parameter mode: the mode the copy would be created with.
+    mutating func link(_ name: FileName, from src: Directory, to dst: Directory, mode: mode_t,
+                       buffer: inout [UInt8]) throws -> FileHash? {
+        let input = try src.openFile(name)
+        let read = try hashReading(input.raw, path: src.child(name), buffer: &buffer)
+        // The owner and sealed mode the copy would have: created by this
+        // process, its group inherited from a setgid directory.
+        let dirStatus = try dst.status()
+        let gid = dirStatus.st_mode & S_ISGID != 0 ? dirStatus.st_gid : getegid()
+        let sealed = UInt32(mode) & 0o7555 & ~0o6000
+        guard link(hash: read.hash, size: read.size, mode: sealed, uid: geteuid(), gid: gid, as: name, in: dst,
+                   buffer: &buffer) else { return nil }
+        return read
     }
 
     /// Opens the candidate's file through its tree, one component at a time, never following a symlink.
