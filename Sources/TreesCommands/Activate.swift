@@ -16,7 +16,7 @@ struct Activate: ParsableCommand {
         let ref = try TreeRef(parsing: tree)
         let (root, store) = try global.openExisting()
         try Activation(root: root, store: store).activate(ref)
-        print(root.treePath(ref))
+        printLine(root.treePath(ref))
         global.refreshMetrics()
     }
 }

@@ -37,7 +37,7 @@ struct Doctor: ParsableCommand {
 
     func run() throws {
         guard let root = try global.openRoot() else {
-            if json { try printJSON(Report(root: global.location, clean: true, findings: [])) } else { print("no trees root at \(global.location)") }
+            if json { try printJSON(Report(root: global.location, clean: true, findings: [])) } else { printLine("no trees root at \(global.location)") }
             return
         }
         let findings = try TreesCore.Doctor(root: root).run(repair: repair)
@@ -45,7 +45,7 @@ struct Doctor: ParsableCommand {
         if json {
             try printJSON(Report(root: root.path, clean: clean, findings: findings))
         } else if findings.isEmpty {
-            print("\(root.path): database and disk agree")
+            printLine("\(root.path): database and disk agree")
         } else {
             printTable(["KIND", "SUBJECT", repair ? "REPAIRED" : "", "DETAIL"].filter { !$0.isEmpty }, findings.map {
                 repair ? [$0.kind.rawValue, $0.subject, $0.repaired ? "yes" : "no", $0.message]

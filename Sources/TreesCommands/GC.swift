@@ -53,7 +53,7 @@ struct GC: ParsableCommand {
 
     func run() throws {
         guard let root = try global.openRoot() else {
-            if json { try printJSON([Row]()) } else { print("nothing installed under \(global.location)") }
+            if json { try printJSON([Row]()) } else { printLine("nothing installed under \(global.location)") }
             return
         }
         try root.requireOperator("collect trees")
@@ -78,7 +78,7 @@ struct GC: ParsableCommand {
                 pids: $0.pids, bytes_freed: $0.bytesFreed)
         }
         if json { return try printJSON(rows) }
-        if rows.isEmpty { print("no trees"); return }
+        if rows.isEmpty { printLine("no trees"); return }
         printTable(["TREE", "ACTION", "FREED", "WHY"], rows.map {
             ["\($0.name)@\($0.rev)", $0.action, $0.action == "deleted" ? formatBytes($0.bytes_freed) : "-", $0.reason]
         })

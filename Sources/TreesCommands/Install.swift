@@ -17,7 +17,10 @@ struct Install: ParsableCommand {
 
             A file of a directory SOURCE whose content (SHA-256), mode and owner match \
             a file of one of the three newest ready revisions of NAME becomes a hard link \
-            to it (trees are read-only, so neither tree can change it); --no-dedup copies. \
+            to it; --no-dedup copies. Read-only modes do not stop root, so the installed \
+            file is read again first and linked only if it still hashes to the source's \
+            SHA-256: a file changed in place since it was installed is never linked (the \
+            new tree gets a copy of its source; trees verify reports the changed tree). \
             `trees list --usage` shows each tree's own and shared bytes.
 
             \(exitStatusHelp)
@@ -59,7 +62,7 @@ struct Install: ParsableCommand {
         if activate {
             try Activation(root: root, store: store).activate(ref)
         }
-        print(result.path)
+        printLine(result.path)
         global.refreshMetrics()
     }
 }

@@ -34,7 +34,7 @@ struct LeaseCommand: ParsableCommand {
             let (root, store) = try global.openExisting()
             try root.requireOperator("take a lease for another process")
             let lease = try Leases(root: root, store: store).acquire(selector, pid: pid ?? getppid())
-            print(lease.id)
+            printLine(lease.id)
         }
     }
 

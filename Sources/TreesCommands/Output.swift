@@ -16,10 +16,27 @@ func printJSON<T: Encodable>(_ value: T) throws {
     print(String(decoding: data, as: UTF8.self))
 }
 
+/// Prints one line a person reads on standard output. Every human-readable
+/// line of every command goes out through here (or `printTable`, or
+/// `printErrorLines` on standard error), neutralized by TreesCore's one
+/// escaping function: whatever the line holds (a process's argv, a file
+/// name, a database row) stays on that line and cannot drive the terminal.
+/// JSON and the metrics text format have escaping rules of their own.
+func printLine(_ line: String) {
+    print(neutralized(line))
+}
+
+/// Writes lines a person reads on standard error, each neutralized as
+/// `printLine` does, in one write.
+func printErrorLines(_ lines: [String]) {
+    writeStandardError(lines.map { neutralized($0) + "\n" }.joined())
+}
+
 /// Prints rows as aligned columns under a header.
 func printTable(_ header: [String], _ rows: [[String]]) {
     // One line per row, whatever a cell holds: a process's argv or a file
-    // name cannot start a line of its own or drive the terminal.
+    // name cannot start a line of its own or drive the terminal. Cells are
+    // neutralized before they are measured, so the columns line up.
     let rows = rows.map { $0.map(neutralized) }
     var widths = header.map(\.count)
     for row in rows {
@@ -34,8 +51,8 @@ func printTable(_ header: [String], _ rows: [[String]]) {
         }
         return out
     }
-    print(line(header))
-    for row in rows { print(line(row)) }
+    printLine(line(header))
+    for row in rows { printLine(line(row)) }
 }
 
 /// Human-readable byte counts (binary units).
@@ -57,21 +74,4 @@ struct TreeJSON: Encodable {
         name = ref.name.value
         rev = ref.rev.value
     }
-}
-
-/// `text` with every control character (C0, DEL, C1) shown as `\xNN`. Text
-/// already escaped (`escaped`, `quoted`) passes unchanged.
-func neutralized(_ text: String) -> String {
-    func isControl(_ u: Unicode.Scalar) -> Bool { u.value < 0x20 || (0x7f...0x9f).contains(u.value) }
-    guard text.unicodeScalars.contains(where: isControl) else { return text }
-    var out = ""
-    for u in text.unicodeScalars {
-        if isControl(u) {
-            let digits = Array("0123456789abcdef")
-            out += "\\x" + String(digits[Int(u.value >> 4)]) + String(digits[Int(u.value & 15)])
-        } else {
-            out.unicodeScalars.append(u)
-        }
-    }
-    return out
 }

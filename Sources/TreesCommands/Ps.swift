@@ -79,13 +79,14 @@ struct Ps: ParsableCommand {
         // Other users' processes, counted in one line of their own under the table.
         let listed = output.unknown.filter { $0.pid != 0 || $0.reason != report.privilegeNotice }
         if !output.unknown.isEmpty {
-            print("\nunknown (could not be inspected; gc keeps what they might use):")
+            printLine("")
+            printLine("unknown (could not be inspected; gc keeps what they might use):")
         }
         if !listed.isEmpty {
             printTable(["PID", "REASON", "COMMAND"], listed.map {
                 [String($0.pid), $0.reason + ($0.ignored ? " (ignored: TREES_IGNORE_UNKNOWN_PIDS)" : ""), $0.command]
             })
         }
-        if let notice = report.privilegeNotice { print(notice) }
+        if let notice = report.privilegeNotice { printLine(notice) }
     }
 }

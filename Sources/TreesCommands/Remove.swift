@@ -35,6 +35,6 @@ struct Remove: ParsableCommand {
         }
         guard let lock = try collector.lock(wait: true) else { return }
         let outcome = try withExtendedLifetime(lock) { try collector.remove(ref) }
-        print("deleted \(ref) (\(formatBytes(outcome.bytesFreed)) freed)")
+        printLine("deleted \(ref) (\(formatBytes(outcome.bytesFreed)) freed)")
     }
 }

@@ -16,7 +16,7 @@ struct Rollback: ParsableCommand {
         let name = try TreeName(self.name)
         let (root, store) = try global.openExisting()
         let ref = try Activation(root: root, store: store).rollback(name)
-        print(root.treePath(ref))
+        printLine(root.treePath(ref))
         global.refreshMetrics()
     }
 }

@@ -65,17 +65,17 @@ struct Status: ParsableCommand {
                 unknown_processes: s.unknownProcesses)
         }
         if json { return try printJSON(rows) }
-        if rows.isEmpty { print("no trees under \(global.location)"); return }
+        if rows.isEmpty { printLine("no trees under \(global.location)"); return }
         for row in rows {
-            print("\(row.name): current \(row.current ?? "none") (\(row.jobs_on_current) jobs), \(row.converged ? "converged" : "not converged")")
+            printLine("\(row.name): current \(row.current ?? "none") (\(row.jobs_on_current) jobs), \(row.converged ? "converged" : "not converged")")
             for other in row.others {
-                print("  \(other.rev)  \(other.state)\(other.pinned ? ", pinned" : "")  \(other.jobs) jobs")
+                printLine("  \(other.rev)  \(other.state)\(other.pinned ? ", pinned" : "")  \(other.jobs) jobs")
             }
             if let job = row.oldest_old_job {
-                print("  oldest job on an old rev: pid \(job.pid) on \(job.rev) since \(job.started_at ?? "?"): \(job.command)")
+                printLine("  oldest job on an old rev: pid \(job.pid) on \(job.rev) since \(job.started_at ?? "?"): \(job.command)")
             }
             if row.unknown_processes > 0 {
-                print("  \(row.unknown_processes) processes could not be inspected (see trees ps)")
+                printLine("  \(row.unknown_processes) processes could not be inspected (see trees ps)")
             }
         }
     }

@@ -25,7 +25,8 @@ final class TerminalProgress {
         lastDraw = now
         drawn = true
         let rate = Int64(Double(p.bytes) / max(now - started, 0.001))
-        writeStandardError("\r\u{1B}[K\(p.phase): \(p.files) files, \(formatBytes(p.bytes)), \(formatBytes(rate))/s")
+        // The one escape sequence trees writes on purpose; what follows it is neutralized.
+        writeStandardError("\r\u{1B}[K" + neutralized("\(p.phase): \(p.files) files, \(formatBytes(p.bytes)), \(formatBytes(rate))/s"))
     }
 
     func finish() {

@@ -14,12 +14,22 @@ public enum TreesMain {
             try command.run()
             exit(0)
         } catch let error as TreesError {
-            printError(error.description)
+            printError(error)
             exit(error.exitStatus)
         } catch let error as CommandFailure {
             exit(error.status)
         } catch {
-            Trees.exit(withError: error)
+            // Help, --version and completion scripts are trees's own text, as
+            // argument-parser prints it. Its errors quote the command line
+            // back: the error (up to the end of its message) is one line,
+            // the usage after it trees's own lines, each neutralized.
+            let status = Trees.exitCode(for: error), full = Trees.fullMessage(for: error)
+            if status == .success || full.isEmpty { Trees.exit(withError: error) }
+            let message = Trees.message(for: error)
+            let end = message.isEmpty ? nil : full.firstRange(of: message)?.upperBound
+            let rest = full[(end ?? full.startIndex)...].split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            printErrorLines(end.map { [String(full[..<$0])] + rest.dropFirst() } ?? rest)
+            exit(status.rawValue)
         }
     }
 }
@@ -30,15 +40,14 @@ struct CommandFailure: Error {
     let status: Int32
 }
 
-func printError(_ message: String) {
-    let lines = message.split(separator: "\n", omittingEmptySubsequences: false)
-    var text = "trees: error: \(lines.first ?? "")\n"
-    for line in lines.dropFirst() { text += "trees: hint: \(line)\n" }
-    writeStandardError(text)
+/// `trees: error: MESSAGE[: ERRNO]` and `trees: hint: HINT`, one line each:
+/// a newline inside the message (a name quoted back) cannot forge a hint.
+func printError(_ error: TreesError) {
+    printErrorLines(["trees: error: " + error.summary] + (error.hint.map { ["trees: hint: " + $0] } ?? []))
 }
 
 func printWarning(_ message: String) {
-    writeStandardError("trees: warning: \(message)\n")
+    printErrorLines(["trees: warning: \(message)"])
 }
 
 func writeStandardError(_ text: String) {

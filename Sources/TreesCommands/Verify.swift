@@ -30,10 +30,10 @@ struct Verify: ParsableCommand {
         if json {
             try printJSON(Report(tree: ref.description, intact: differences.isEmpty, differences: differences))
         } else if differences.isEmpty {
-            print("\(ref): intact")
+            printLine("\(ref): intact")
         } else {
-            print("\(ref): modified")
-            for d in differences { print("  \(d)") }
+            printLine("\(ref): modified")
+            for d in differences { printLine("  \(d)") }
         }
         if !differences.isEmpty { throw CommandFailure(status: 65) }
     }

@@ -37,7 +37,8 @@ struct Wait: ParsableCommand {
         }
         let others = result.report.othersUninspectable.count
         if others > 0 { lines.append("  \(others) processes of other users could not be inspected (see the warning above)") }
-        writeStandardError("trees: " + lines.joined(separator: "\n") + "\n")
+        lines[0] = "trees: " + lines[0]
+        printErrorLines(lines)
         throw CommandFailure(status: 75)
     }
 }

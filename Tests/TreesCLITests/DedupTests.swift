@@ -93,6 +93,45 @@ struct DedupTests {
         }
     }
 
+    /// How root can change an installed file in place (the 0444 mode does not
+    /// stop it) with the same size, and hide it from a stat: nothing, the
+    /// mtime put back with `touch -d`, or the mode changed and put back too.
+    static let tamperings: [String] = ["in-place", "mtime-restored", "mode-restored"]
+
+    /// Issue 14: a file of r1 rewritten in place no longer holds what r1's
+    /// manifest says. An install of r2 from a clean source whose file equals
+    /// r1's original content must not link to that inode: r2 gets exactly its
+    /// source (and the changed file of r1 stays changed, for verify to report).
+    @Test(arguments: tamperings) func anInstallNeverLinksToAChangedInode(tampering: String) throws {
+        let s = try Scratch()
+        try twoRevisions(s, changed: [])
+        #expect(try s.trees(["install", "app@r1", s.path + "/v1"]).status == 0)
+        let victim = "\(s.root)/app/r1/d1/f5"
+        let original = try String(contentsOfFile: victim, encoding: .utf8)
+        let forged = String(repeating: "!", count: original.utf8.count - 1) + "\n"
+        let stamp = try run("/usr/bin/stat", ["-c", "%y", victim]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        if tampering == "mode-restored" { #expect(chmod(victim, 0o644) == 0) }
+        // Root writes through the 0444 mode; O_TRUNC-less, so the inode stays.
+        let fd = open(victim, O_WRONLY)
+        #expect(fd >= 0)
+        _ = forged.withCString { write(fd, $0, strlen($0)) }
+        close(fd)
+        if tampering == "mode-restored" { #expect(chmod(victim, 0o444) == 0) }
+        if tampering != "in-place" { #expect(try run("/usr/bin/touch", ["-d", stamp, victim]).status == 0) }
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == forged)
+
+        let r = try s.trees(["install", "app@r2", s.path + "/v2"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let installed = "\(s.root)/app/r2/d1/f5"
+        #expect(try String(contentsOfFile: installed, encoding: .utf8) == original, "r2 holds content its source never had")
+        #expect(try inode(installed) != inode(victim))
+        let v = try s.trees(["verify", "app@r2"])
+        #expect(v.status == 0, "\(v.stdout)\(v.stderr)")
+        // Intact files are still shared.
+        #expect(try inode("\(s.root)/app/r1/d1/f1") == inode("\(s.root)/app/r2/d1/f1"))
+        #expect(try s.trees(["verify", "app@r1"]).status == 65)
+    }
+
     /// A job holding a shared file open keeps the tree it reached it through:
     /// the scan attributes an open file by the path the kernel spells for
     /// it, so the file of r1 shared with r2 keeps r1 (and not r2) when opened

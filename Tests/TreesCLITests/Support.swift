@@ -86,6 +86,15 @@ final class Scratch {
 
 /// Runs a program to completion, capturing its output.
 func run(_ program: String, _ arguments: [String], environment: [String: String] = [:], cwd: String? = nil) throws -> RunResult {
+    let r = try runCapturingBytes(program, arguments, environment: environment, cwd: cwd)
+    return RunResult(status: r.status, stdout: String(decoding: r.stdout, as: UTF8.self),
+                     stderr: String(decoding: r.stderr, as: UTF8.self))
+}
+
+/// Runs a program to completion, capturing its output byte for byte (a
+/// decoded `String` would hide invalid UTF-8 behind U+FFFD).
+func runCapturingBytes(_ program: String, _ arguments: [String], environment: [String: String] = [:],
+                       cwd: String? = nil) throws -> (status: Int32, stdout: [UInt8], stderr: [UInt8]) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: program)
     process.arguments = arguments
@@ -111,9 +120,7 @@ func run(_ program: String, _ arguments: [String], environment: [String: String]
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     group.wait()
     process.waitUntilExit()
-    return RunResult(status: process.terminationStatus,
-                     stdout: String(decoding: outData, as: UTF8.self),
-                     stderr: String(decoding: errData, as: UTF8.self))
+    return (process.terminationStatus, [UInt8](outData), [UInt8](errData))
 }
 
 /// Parses the JSON output of a `--json` command.

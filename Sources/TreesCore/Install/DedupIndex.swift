@@ -3,16 +3,35 @@ import Glibc
 #endif
 
 /// The files of the installed revisions of one NAME, by content, so that an
-/// install can hard-link a file it would otherwise copy (trees are read-only,
-/// so a shared inode never changes under either tree).
+/// install can hard-link a file it would otherwise copy (a shared inode is
+/// one file: a change through either tree shows in both, as `verify` says).
 ///
 /// Built once per install from the stored manifests of the newest ready
 /// trees of the same NAME: size is the hint (only a source file whose size
-/// some indexed file has is hashed before it is written), the SHA-256 is the
-/// proof. A link is made only to a regular file opened fd-relatively with
-/// `O_NOFOLLOW` from the installed tree whose size, mode and owner are what
-/// the new file would get, since hard links share mode, owner and mtime.
-/// Any failure (the tree went, `EXDEV`, `EMLINK`, `EPERM`) means copy.
+/// some indexed file has is hashed before it is written), the manifest's
+/// SHA-256 says which installed file to try. A link is made only to a
+/// regular file opened fd-relatively with `O_NOFOLLOW` from the installed
+/// tree whose size, mode and owner are what the new file would get (hard
+/// links share mode, owner and mtime) and whose content, read again through
+/// that descriptor, still hashes to the source's SHA-256.
+///
+/// The re-hash is the integrity rule: read-only modes do not stop root, and
+/// a file rewritten in place with the same size keeps its size, mode, owner
+/// and (after `touch -d`) its mtime, so only its bytes show that the manifest
+/// no longer describes it. Linking to it would install content the source
+/// never had. Its change time is no proof either: `link(2)` (the next dedup),
+/// `unlink(2)` (gc of an older tree sharing it), `chmod` and `chown` move
+/// it, the clock can be set back, and a coarse clock gives a write in the
+/// same tick as the seal the same ctime. Re-reading costs a read of bytes
+/// that are usually in the page cache, done on both copier threads
+/// (`FileCopyQueue`; figures in contrib/bench/results.md).
+/// The inode linked is the one hashed (linked through its descriptor); a
+/// write after that is a change to an installed tree, which `verify` reports
+/// for every tree that links the file.
+///
+/// Any failure (the tree went, a changed file, `EXDEV`, `EMLINK`, `EPERM`)
+/// means copy. Each copier thread links through its own copy of the index:
+/// the table is read-only once loaded, the open directories are per copy.
 struct DedupIndex {
     struct Candidate {
         let rev: Rev
@@ -33,9 +52,6 @@ struct DedupIndex {
     /// The directory of the last file linked: files of one source directory
     /// come one after another, so one cached descriptor saves most opens.
     private var lastDir: (rev: Rev, prefix: FileName, dir: Directory)?
-    /// Files and bytes linked rather than copied.
-    private(set) var linkedFiles: Int64 = 0
-    private(set) var linkedBytes: Int64 = 0
 
     static let empty = DedupIndex(nameDir: nil)
 
@@ -61,25 +77,49 @@ struct DedupIndex {
     }
 
     /// Hard-links an installed file with this content, mode and owner as
-    /// `name` in `dst`; false (nothing done) when there is none or linking fails.
-    /// - Parameter mode: the sealed mode the new file would get.
+    /// `name` in `dst`; false (nothing done) when there is none, its content
+    /// no longer hashes to `hash`, or linking fails.
+    /// - Parameters:
+    ///   - mode: the sealed mode the new file would get.
+    ///   - buffer: scratch space for reading the candidate again.
     mutating func link(hash: String, size: Int64, mode: UInt32, uid: uid_t, gid: gid_t,
-                       as name: FileName, in dst: Directory) -> Bool {
+                       as name: FileName, in dst: Directory, buffer: inout [UInt8]) -> Bool {
         guard let c = byContent[Key(hash: Array(hash.utf8), size: size)],
               c.mode == mode, c.uid == uid, c.gid == gid,
               let file = open(c) else { return false }
         var st = stat()
         guard fstat(file.raw, &st) == 0, st.st_mode & S_IFMT == S_IFREG, Int64(st.st_size) == size,
               UInt32(st.st_mode) & 0o7777 == mode, st.st_uid == uid, st.st_gid == gid else { return false }
+        // A read error is a mismatch too: copy.
+        guard let now = try? hashReading(file.raw, path: "", buffer: &buffer), now.size == size, now.hash == hash else {
+            return false
+        }
         // Links the inode opened (not a name that could be swapped since);
         // /proc/self/fd needs no CAP_DAC_READ_SEARCH, unlike AT_EMPTY_PATH.
         let rc = retryingEINTR {
             name.withCName { linkat(AT_FDCWD, "/proc/self/fd/\(file.raw)", dst.fd, $0, AT_SYMLINK_FOLLOW) }
         }
-        guard rc == 0 else { return false }
-        linkedFiles += 1
-        linkedBytes += size
-        return true
+        return rc == 0
+    }
+
+    /// Hashes the source file `name` of `src` and, when an installed tree of
+    /// the same NAME holds that content with the mode and owner a copy would
+    /// get, links it as `name` in `dst`. Nil when it did not (the caller
+    /// copies; the second read of the source comes from the page cache).
+    /// Either copier thread calls this on its own copy of the index.
+    /// - Parameter mode: the mode the copy would be created with.
+    mutating func link(_ name: FileName, from src: Directory, to dst: Directory, mode: mode_t,
+                       buffer: inout [UInt8]) throws -> FileHash? {
+        let input = try src.openFile(name)
+        let read = try hashReading(input.raw, path: src.child(name), buffer: &buffer)
+        // The owner and sealed mode the copy would have: created by this
+        // process, its group inherited from a setgid directory.
+        let dirStatus = try dst.status()
+        let gid = dirStatus.st_mode & S_ISGID != 0 ? dirStatus.st_gid : getegid()
+        let sealed = UInt32(mode) & 0o7555 & ~0o6000
+        guard link(hash: read.hash, size: read.size, mode: sealed, uid: geteuid(), gid: gid, as: name, in: dst,
+                   buffer: &buffer) else { return nil }
+        return read
     }
 
     /// Opens the candidate's file through its tree, one component at a time, never following a symlink.

@@ -37,7 +37,7 @@ struct DirectoryCopier {
     init(progress: ProgressHandler?) { self.progress = progress }
 
     mutating func copy(from top: Directory, to topDst: Directory) throws {
-        let queue = FileCopyQueue()
+        let queue = FileCopyQueue(dedup: dedup)
         let started = parallel && queue.start()
         self.queue = started ? queue : nil
         defer { self.queue = nil }
@@ -90,10 +90,17 @@ struct DirectoryCopier {
                 stack.append(Frame(src: srcChild, dst: child, depth: depth, pathBytes: pathBytes, prefix: path,
                                    mode: perm | 0o700, pending: try srcChild.entries()))
             case S_IFREG:
-                if dedup.sizes.contains(Int64(st.st_size)),
-                   let linked = try linkShared(entry.name, from: src, to: dst, mode: perm | 0o600) {
+                // A file that may be linked goes to the queue too: checking
+                // the installed file reads it, and two threads keep two
+                // reads in flight (what a cold older tree waits on).
+                let mayLink = dedup.sizes.contains(Int64(st.st_size))
+                if let queue, try queue.offer(.init(src: src, dst: dst, name: entry.name, path: path, mode: perm | 0o600,
+                                                    mayLink: mayLink)) {
+                    reportProgress()
+                } else if mayLink, let linked = try dedup.link(entry.name, from: src, to: dst, mode: perm | 0o600, buffer: &buffer) {
                     hashes[path] = linked
-                } else if let queue, try queue.offer(.init(src: src, dst: dst, name: entry.name, path: path, mode: perm | 0o600)) {
+                    tally.files += 1
+                    tally.bytes += linked.size
                     reportProgress()
                 } else {
                     let hash = try copyFile(entry.name, from: src, to: dst, mode: perm | 0o600, buffer: &buffer)
@@ -116,26 +123,6 @@ struct DirectoryCopier {
     }
 
     var buffer = [UInt8](repeating: 0, count: 1 << 18)
-
-    /// Hashes the source file and, when an installed tree of the same NAME
-    /// holds that content with the mode and owner the copy would get, links
-    /// it instead of copying. Nil when it did not (the caller copies; the
-    /// second read comes from the page cache).
-    private mutating func linkShared(_ name: FileName, from src: Directory, to dst: Directory, mode: mode_t) throws -> FileHash? {
-        let input = try src.openFile(name)
-        let read = try hashReading(input.raw, path: src.child(name), buffer: &buffer)
-        let hash = read.hash, size = read.size
-        // The owner and sealed mode the copy would have: created by this
-        // process, its group inherited from a setgid directory.
-        let dirStatus = try dst.status()
-        let gid = dirStatus.st_mode & S_ISGID != 0 ? dirStatus.st_gid : getegid()
-        let sealed = UInt32(mode) & 0o7555 & ~0o6000
-        guard dedup.link(hash: hash, size: size, mode: sealed, uid: geteuid(), gid: gid, as: name, in: dst) else { return nil }
-        tally.files += 1
-        tally.bytes += size
-        reportProgress()
-        return FileHash(hash: hash, size: size)
-    }
 
     private var lastReported: Int64 = 0
 

@@ -6,6 +6,8 @@ import Glibc
 /// copies them, so both cores create files: on ext4 the kernel's work per
 /// new inode (allocation, journal) is most of a source tree's install, and
 /// two copies into different directories ran in 0.45 of the time of one.
+/// A file that dedup may link is linked here when it can be (`DedupIndex`),
+/// since checking the installed file reads it.
 ///
 /// The walk keeps making directories and copies a file itself whenever the
 /// queue is full; the worker copies what it is given. Each job holds its
@@ -20,6 +22,8 @@ final class FileCopyQueue: @unchecked Sendable {
         /// The file's path inside the tree, the key of its hash.
         let path: FileName
         let mode: mode_t
+        /// Its size is one that an installed file of NAME has: try a link first.
+        var mayLink = false
     }
 
     private var mutex = pthread_mutex_t()
@@ -33,8 +37,12 @@ final class FileCopyQueue: @unchecked Sendable {
     private var bytes: Int64 = 0
     private let capacity: Int
     private var thread: WorkerThread?
+    /// The worker's own copy of the index (its caches of open directories
+    /// are its own; the content table is shared and never written).
+    private let dedup: DedupIndex
 
-    init(capacity: Int = 16) {
+    init(dedup: DedupIndex = .empty, capacity: Int = 16) {
+        self.dedup = dedup
         self.capacity = capacity
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&ready, nil)
@@ -91,6 +99,7 @@ final class FileCopyQueue: @unchecked Sendable {
 
     private func work() {
         var buffer = [UInt8](repeating: 0, count: 1 << 18)
+        var dedup = self.dedup
         while true {
             pthread_mutex_lock(&mutex)
             while jobs.isEmpty && !closed { pthread_cond_wait(&ready, &mutex) }
@@ -101,7 +110,8 @@ final class FileCopyQueue: @unchecked Sendable {
             let job = jobs.removeFirst()
             pthread_mutex_unlock(&mutex)
             do {
-                let hash = try copyFile(job.name, from: job.src, to: job.dst, mode: job.mode, buffer: &buffer)
+                let linked = job.mayLink ? try dedup.link(job.name, from: job.src, to: job.dst, mode: job.mode, buffer: &buffer) : nil
+                let hash = try linked ?? copyFile(job.name, from: job.src, to: job.dst, mode: job.mode, buffer: &buffer)
                 pthread_mutex_lock(&mutex)
                 hashes[job.path] = hash
                 files += 1

@@ -9,8 +9,15 @@ func quoted(_ text: String) -> String {
 /// control characters (C0, DEL, C1), invalid UTF-8 and `quote` (when given)
 /// become `\xNN` escapes (`\\` and `\'` for the backslash and quote). The
 /// rendering is one-to-one, so two different names never print alike.
-/// `ps` and `verify` print through this one function.
-public func escaped(_ bytes: [UInt8], quote: UInt8? = nil) -> String {
+///
+/// This is the one place that decides which bytes may reach a terminal:
+/// names are rendered with it where they become text (`display`, `quoted`),
+/// and every line a person reads passes it once more on its way out
+/// (`neutralized`, through the command layer's `printLine`, tables and
+/// error lines).
+/// - Parameter keepingBackslashes: leave a backslash as it is (only for
+///   `neutralized`, whose input may hold escapes made here already).
+public func escaped(_ bytes: [UInt8], quote: UInt8? = nil, keepingBackslashes: Bool = false) -> String {
     var out = ""
     out.reserveCapacity(bytes.count)
     var i = 0
@@ -21,7 +28,7 @@ public func escaped(_ bytes: [UInt8], quote: UInt8? = nil) -> String {
     while i < bytes.count {
         let b = bytes[i]
         if b < 0x80 {
-            if b == 0x5c { out += "\\\\" }
+            if b == 0x5c { out += keepingBackslashes ? "\\" : "\\\\" }
             else if let quote, b == quote { out += "\\" + String(UnicodeScalar(b)) }
             else if b < 0x20 || b == 0x7f { out += hex(b) }
             else { out.unicodeScalars.append(UnicodeScalar(b)) }
@@ -57,4 +64,14 @@ public func escaped(_ bytes: [UInt8], quote: UInt8? = nil) -> String {
         }
     }
     return out
+}
+
+/// `text` made safe for one line a person reads: control characters (C0,
+/// DEL, C1) become `\xNN` by `escaped`, everything else stays as it is, so
+/// text escaped already (a `display`ed name, a `quoted` value) passes
+/// unchanged and neutralizing twice is neutralizing once. Used on the way
+/// out, where text from anywhere (a process's argv, a database row, a
+/// message) is finally printed; raw bytes are rendered with `escaped`.
+public func neutralized(_ text: String) -> String {
+    escaped(Array(text.utf8), keepingBackslashes: true)
 }

@@ -57,15 +57,13 @@ public struct TreesError: Error, CustomStringConvertible, Sendable, Equatable {
         }
     }
 
+    /// The message with the errno, the line a person reads first.
+    public var summary: String {
+        errno.map { "\(message): \($0)" } ?? message
+    }
+
     public var description: String {
-        var text = message
-        if let errno {
-            text += ": \(errno)"
-        }
-        if let hint {
-            text += "\n" + hint
-        }
-        return text
+        hint.map { summary + "\n" + $0 } ?? summary
     }
 
     /// An error for a failed system call on `path`, classified by its errno.

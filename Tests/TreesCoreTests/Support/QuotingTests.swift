@@ -19,6 +19,18 @@ struct QuotingTests {
         #expect(escaped(input) == expected)
     }
 
+    /// The way out: controls escaped by `escaped`, escaped text left as it is.
+    @Test(arguments: [
+        ("job\napp: current r2\u{1B}[2J", "job\\x0aapp: current r2\\x1b[2J"),
+        ("\r\u{07}\t\u{7F}", "\\x0d\\x07\\x09\\x7f"),
+        ("\u{9B}31m", "\\xc2\\x9b31m"),                   // C1 CSI
+        ("caf\\xe9 a\\\\b é", "caf\\xe9 a\\\\b é"),    // escaped already: unchanged
+    ])
+    func neutralizes(_ input: String, _ expected: String) {
+        #expect(neutralized(input) == expected)
+        #expect(neutralized(neutralized(input)) == expected)
+    }
+
     @Test func quotedKeepsItsQuotesUnforgeable() {
         #expect(quoted("it's\n") == "'it\\'s\\x0a'")
     }
