@@ -6,7 +6,8 @@ func quoted(_ text: String) -> String {
 /// Renders bytes from outside (file names, symlink targets, argv) for one
 /// line of output, so that nothing they hold can forge another line or
 /// drive the terminal: printable UTF-8 is kept, a backslash is doubled, and
-/// control characters (C0, DEL, C1), invalid UTF-8 and `quote` (when given)
+/// control characters (C0, DEL, C1, bidirectional controls, U+2028/9),
+/// invalid UTF-8 and `quote` (when given)
 /// become `\xNN` escapes (`\\` and `\'` for the backslash and quote). The
 /// rendering is one-to-one, so two different names never print alike.
 ///
@@ -51,8 +52,11 @@ public func escaped(_ bytes: [UInt8], quote: UInt8? = nil, keepingBackslashes: B
             let minimum: UInt32 = length == 2 ? 0x80 : length == 3 ? 0x800 : 0x10000
             if ok && value >= minimum, let s = UnicodeScalar(value) { scalar = s }
         }
-        // C1 controls (U+0080–U+009F) act on terminals as ESC sequences do.
-        if let scalar, !(0x80...0x9f).contains(scalar.value) {
+        // C1 controls (U+0080–U+009F) act on terminals as ESC sequences do;
+        // line and paragraph separators start a new line in some viewers, and
+        // bidirectional overrides reorder what follows (a name that reads as
+        // another): all are escaped byte by byte.
+        if let scalar, !escapedScalars.contains(where: { $0.contains(scalar.value) }) {
             out.unicodeScalars.append(scalar)
             i += length
         } else if scalar != nil {
@@ -65,6 +69,10 @@ public func escaped(_ bytes: [UInt8], quote: UInt8? = nil, keepingBackslashes: B
     }
     return out
 }
+
+/// Scalars beyond ASCII that are escaped: C1 controls, U+061C, U+200E–F,
+/// U+2028–U+202E (separators, embeddings, overrides), U+2066–U+2069 (isolates).
+private let escapedScalars: [ClosedRange<UInt32>] = [0x80...0x9f, 0x61c...0x61c, 0x200e...0x200f, 0x2028...0x202e, 0x2066...0x2069]
 
 /// `text` made safe for one line a person reads: control characters (C0,
 /// DEL, C1) become `\xNN` by `escaped`, everything else stays as it is, so

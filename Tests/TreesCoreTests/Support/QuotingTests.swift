@@ -14,6 +14,10 @@ struct QuotingTests {
         ([0xc0, 0xaf], "\\xc0\\xaf"),                      // overlong '/'
         ([0xed, 0xa0, 0x80], "\\xed\\xa0\\x80"),           // a UTF-16 surrogate
         ([0x7f, 0x0d], "\\x7f\\x0d"),
+        ([0x61, 0xe2, 0x80, 0xae, 0x62], "a\\xe2\\x80\\xaeb"),   // U+202E right-to-left override
+        ([0x61, 0xe2, 0x80, 0xa8, 0x62], "a\\xe2\\x80\\xa8b"),   // U+2028 line separator
+        ([0xe2, 0x81, 0xa6], "\\xe2\\x81\\xa6"),                 // U+2066 left-to-right isolate
+        ([0xe2, 0x80, 0x94], "—"),                              // an em dash stays readable
     ] as [([UInt8], String)])
     func escapes(_ input: [UInt8], _ expected: String) {
         #expect(escaped(input) == expected)
