@@ -39,6 +39,15 @@ struct FileIdentity: Hashable, Sendable {
 /// without read permission on it.
 let openPathFlag: Int32 = 0o10_000_000
 
+/// An `O_PATH` descriptor for an absolute path in the scanner's own view
+/// (the caller closes it), or nil when the open fails.
+func openPathOnly(_ path: ArraySlice<UInt8>, directory: Bool) -> Int32? {
+    let flags = openPathFlag | O_CLOEXEC | (directory ? O_DIRECTORY : 0)
+    let fd = retryingEINTR { (Array(path) + [0]).withUnsafeBufferPointer { p in
+        p.withMemoryRebound(to: CChar.self) { c in c.baseAddress.map { Glibc.open($0, flags) } ?? -1 } } }
+    return fd >= 0 ? fd : nil
+}
+
 /// A file's identity and the mount it was reached through, from one
 /// `statx(2)` of an open descriptor.
 struct MountedFile {

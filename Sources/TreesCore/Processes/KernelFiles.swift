@@ -75,11 +75,11 @@ extension TreeLocator {
         var spelled: FileIdentity?
         var parentTree: TreeRef?
         if !deleted, path.first == ProcBytes.slash, mayOpenInOwnView(path) {
-            if let fd = openOwn(path, directory: false) {
+            if let fd = openPathOnly(path, directory: false) {
                 spelled = MountedFile(fd: fd)?.identity
                 close(fd)
             }
-            if let slash = path.lastIndex(of: ProcBytes.slash), let fd = openOwn(slash == path.startIndex ? [ProcBytes.slash] : path[..<slash], directory: true) {
+            if let slash = path.lastIndex(of: ProcBytes.slash), let fd = openPathOnly(slash == path.startIndex ? [ProcBytes.slash] : path[..<slash], directory: true) {
                 parentTree = tree(walkingUpFrom: fd)
             }
         }
@@ -89,12 +89,5 @@ extension TreeLocator {
         }
         guard hasTrees(onDevice: identity.device) else { return .tree(nil) }
         return spelled == identity ? .tree(parentTree) : .search(identity)
-    }
-
-    private func openOwn(_ path: ArraySlice<UInt8>, directory: Bool) -> Int32? {
-        let flags = openPathFlag | O_CLOEXEC | (directory ? O_DIRECTORY : 0)
-        let fd = retryingEINTR { (Array(path) + [0]).withUnsafeBufferPointer { p in
-            p.withMemoryRebound(to: CChar.self) { c in c.baseAddress.map { Glibc.open($0, flags) } ?? -1 } } }
-        return fd >= 0 ? fd : nil
     }
 }

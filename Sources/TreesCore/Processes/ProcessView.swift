@@ -170,31 +170,30 @@ struct ProcessView {
             }
             for layer in mount.overlayLayers {
                 let holder = "overlay on \(text(mount.mountPoint)) in \(namespace), layer \(text(layer))"
-                switch place(layer: layer[...], matcher: &matcher) {
-                case .tree(let tree?): holds.append(KernelHold(kind: .mount, tree: tree, holder: holder))
-                case .tree(nil): break
-                case .search: unknown.append(holder + ": cannot be found")
+                guard let found = tree(ofLayer: layer[...], matcher: &matcher) else {
+                    unknown.append(holder + ": cannot be found")
+                    continue
                 }
+                if let tree = found { holds.append(KernelHold(kind: .mount, tree: tree, holder: holder)) }
             }
         }
         return (holds, unknown)
     }
 
-    /// An overlay layer's tree: by spelling, else opened in this view or
-    /// the scanner's and walked up. `.search` when it may be on a device
-    /// with trees but opens in neither view.
-    private func place(layer: ArraySlice<UInt8>, matcher: inout ProcPathMatcher) -> Placement {
-        if let tree = matcher.tree(ofKernelPath: layer) { return .tree(tree) }
-        guard layer.first == ProcBytes.slash else { return .search(FileIdentity(device: 0, inode: 0)) }
-        if let fd = open(layer, directory: true) { return .tree(locator.tree(walkingUpFrom: fd)) }
+    /// An overlay layer's tree (or none): by spelling, else opened in this
+    /// view or the scanner's and walked up. Nil when it may lie on a device
+    /// with trees but opens in neither view: a reason to fail closed.
+    private func tree(ofLayer layer: ArraySlice<UInt8>, matcher: inout ProcPathMatcher) -> TreeRef?? {
+        if let tree = matcher.tree(ofKernelPath: layer) { return .some(tree) }
+        guard layer.first == ProcBytes.slash else { return nil }
+        if let fd = open(layer, directory: true) { return .some(locator.tree(walkingUpFrom: fd)) }
         let allowedHere = locator.mayOpen(layer, inView: view)
         if locator.mayOpenInOwnView(layer) {
-            let fd = retryingEINTR { (Array(layer) + [0]).withUnsafeBufferPointer { p in
-                p.withMemoryRebound(to: CChar.self) { c in c.baseAddress.map { Glibc.open($0, openPathFlag | O_DIRECTORY | O_CLOEXEC) } ?? -1 } } }
-            if fd >= 0 { return .tree(locator.tree(walkingUpFrom: fd)) }
-            return .search(FileIdentity(device: 0, inode: 0))
+            guard let fd = openPathOnly(layer, directory: true) else { return nil }
+            return .some(locator.tree(walkingUpFrom: fd))
         }
-        return allowedHere ? .search(FileIdentity(device: 0, inode: 0)) : .tree(nil)
+        // On a file system without trees in both views: in no tree.
+        return allowedHere ? nil : .some(nil)
     }
 
     /// Whether `value` (a `TREES_ROOT`) names this scan's root directory.
@@ -229,11 +228,7 @@ struct ProcessView {
     private func open(_ path: ArraySlice<UInt8>, directory: Bool) -> Int32? {
         guard locator.mayOpen(path, inView: view) else { return nil }
         let flags = openPathFlag | O_CLOEXEC | (directory ? O_DIRECTORY : 0)
-        if isOwnView {
-            let fd = retryingEINTR { (Array(path) + [0]).withUnsafeBufferPointer { p in
-                p.withMemoryRebound(to: CChar.self) { c in c.baseAddress.map { Glibc.open($0, flags) } ?? -1 } } }
-            return fd >= 0 ? fd : nil
-        }
+        if isOwnView { return openPathOnly(path, directory: directory) }
         if locator.hasOpenat2, let root = rootDirectory.fd {
             let fd = retryingEINTR { (Array(path) + [0]).withUnsafeBufferPointer { p in
                 p.withMemoryRebound(to: CChar.self) { c in
