@@ -68,8 +68,7 @@ struct BenchShortTests {
 
     /// Issue 9's dedup: a revision differing in 1% of its files shares every
     /// unchanged file with the revision before it (same device and inode).
-    @Test(.enabled(if: dedupAvailable, "trees install has no dedup yet (no --no-dedup option)"))
-    func revisionWithOnePercentChangedSharesEveryUnchangedFile() throws {
+    @Test func revisionWithOnePercentChangedSharesEveryUnchangedFile() throws {
         let s = try Scratch()
         for i in 0..<200 { try s.write("v1/d\(i % 10)/f\(i)", "content of file \(i)\n") }
         #expect(try s.trees(["install", "app@r1", s.path + "/v1"]).status == 0)
@@ -85,10 +84,6 @@ struct BenchShortTests {
         }
     }
 }
-
-let dedupAvailable: Bool = {
-    (try? run(treesBinary, ["install", "--help"]))?.stdout.contains("--no-dedup") ?? false
-}()
 
 func walBytes(_ root: String) -> Int64 {
     var st = stat()
