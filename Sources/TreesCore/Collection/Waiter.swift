@@ -36,7 +36,7 @@ public struct Waiter {
                 if left <= 0 { return (false, report) }
                 remaining = min(remaining, left)
             }
-            let cgroups = hierarchy.map { h in leases.compactMap(Cgroup.validJobCgroup(of:)).map(h.absolutePath) } ?? []
+            let cgroups = hierarchy.map { h in leases.compactMap(\.validJobCgroup).map(h.absolutePath) } ?? []
             waitForAnyExit(Set(holders.map(\.pid)), startTimes: Dictionary(holders.map { ($0.pid, $0.startTime) }, uniquingKeysWith: { a, _ in a }),
                            cgroups: cgroups, seconds: remaining)
         }

@@ -31,14 +31,3 @@ struct SHA256 {
         return h.finish()
     }
 }
-
-func hex(_ bytes: [UInt8]) -> String {
-    let digits: [UInt8] = Array("0123456789abcdef".utf8)
-    var out = [UInt8]()
-    out.reserveCapacity(bytes.count * 2)
-    for b in bytes {
-        out.append(digits[Int(b >> 4)])
-        out.append(digits[Int(b & 0xf)])
-    }
-    return String(decoding: out, as: UTF8.self)
-}

@@ -261,28 +261,26 @@ public struct Cgroup: Sendable {
         return errno == ENOENT
     }
 
-    /// The cgroup path recorded for a lease, if it is one that `trees exec`
-    /// could have made for it: absolute, no `.`, `..` or empty components,
-    /// and ending in a job cgroup name of the lease's own tree. The database
-    /// is a record, not a capability: a tampered row aims nothing elsewhere.
-    static func validJobCgroup(of lease: Lease) -> String? {
-        guard let cgroup = lease.cgroup, cgroup.hasPrefix("/"), !cgroup.contains("\n"), !cgroup.contains("\0") else { return nil }
+    /// `cgroup` (recorded for a job of `tree`) if it is one that `trees exec`
+    /// could have made: absolute, no `.`, `..` or empty components, and
+    /// ending in a job cgroup name of that very tree. The database is a
+    /// record, not a capability: a tampered row aims nothing elsewhere.
+    static func validJobCgroup(_ cgroup: String?, for tree: TreeRef) -> String? {
+        guard let cgroup, cgroup.hasPrefix("/"), !cgroup.contains("\n"), !cgroup.contains("\0") else { return nil }
         let components = cgroup.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
         guard let last = components.last, !components.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }),
-              tree(ofJobName: last) == lease.tree else { return nil }
+              self.tree(ofJobName: last) == tree else { return nil }
         return cgroup
     }
 
-    /// Removes the job cgroups of `leases` that are empty (`populated 0` in
-    /// their `cgroup.events`); a cgroup that is busy or already gone is left
-    /// alone. Returns the ids of the leases whose cgroup still holds
-    /// processes, so a caller can keep their rows until it empties.
-    @discardableResult
-    public static func removeEmptyJobCgroups(leases: [Lease], procRoot: String = "/proc") -> Set<String> {
-        let withCgroup = leases.compactMap { lease in validJobCgroup(of: lease).map { (lease.id, $0) } }
-        guard !withCgroup.isEmpty, let hierarchy = Cgroup.find(procRoot: procRoot) else { return [] }
+    /// Removes each job cgroup (by id, a path `validJobCgroup` accepted)
+    /// that is empty (`populated 0` in its `cgroup.events`); one that is busy
+    /// or already gone is left alone. Returns the ids whose cgroup still
+    /// holds processes.
+    static func removeEmpty(_ jobs: [(id: String, cgroup: String)], procRoot: String = "/proc") -> Set<String> {
+        guard !jobs.isEmpty, let hierarchy = Cgroup.find(procRoot: procRoot) else { return [] }
         var busy: Set<String> = []
-        for (id, cgroup) in withCgroup where !hierarchy.removeIfEmpty(cgroup) {
+        for (id, cgroup) in jobs where !hierarchy.removeIfEmpty(cgroup) {
             if hierarchy.isPopulated(cgroup) == true { busy.insert(id) }
         }
         return busy
