@@ -112,6 +112,23 @@ import Testing
         #expect(try store.tree(ref)?.state == .ready)
     }
 
+    /// The table holds only if nothing writes around it: no SQL, and no
+    /// reach into the connection, in any core file outside State/.
+    @Test func noSQLOutsideState() throws {
+        let sources = packageDirectory + "/Sources/TreesCore"
+        let files = try #require(FileManager.default.subpaths(atPath: sources))
+            .filter { $0.hasSuffix(".swift") && !$0.hasPrefix("State/") }
+        #expect(files.count > 20, "the sources were not found at \(sources)")
+        let sql = try Regex(#"\b(SELECT|INSERT INTO|INSERT OR|UPDATE \w+ SET|DELETE FROM)\b|\.query\(|\.rows\(\"|\.db\.(?!aside)"#)
+        for file in files {
+            let text = try String(contentsOfFile: sources + "/" + file, encoding: .utf8)
+            for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+            where line.contains(sql) {
+                Issue.record("SQL outside State/: \(file):\(number + 1): \(line.trimmingCharacters(in: .whitespaces))")
+            }
+        }
+    }
+
     /// A lease has no state of its own; what it needs is a ready tree.
     @Test(arguments: TreeState.allCases)
     func onlyAReadyTreeTakesALease(_ state: TreeState) throws {
