@@ -17,18 +17,9 @@ extension Activation {
     /// Intents without an outcome, one per name at most (activations of a
     /// name are serialised, so only the latest can be pending).
     public func pending(_ name: TreeName? = nil) throws -> [PendingActivation] {
-        let filter = name == nil ? "" : " AND name = ?"
-        let sql = """
-            SELECT h.name, h.rev, h.previous, h.event FROM history h JOIN (
-                SELECT MAX(id) AS id FROM history WHERE event IN (?, 'activated', ?)\(filter) GROUP BY name
-            ) latest ON h.id = latest.id
-            """
-        var values: [SQLValue] = [.text(Activation.intentEvent), .text(Activation.undoneEvent)]
-        if let name { values.append(.text(name.value)) }
-        return try store.query(sql, values).compactMap { row in
-            guard row[3].text == Activation.intentEvent, let n = row[0].text, let r = row[1].text,
-                  let name = try? TreeName(n), let rev = try? Rev(r) else { return nil }
-            return PendingActivation(tree: TreeRef(name: name, rev: rev), previous: row[2].text.flatMap { try? Rev($0) })
+        try store.latestActivationEvents(name, events: [Activation.intentEvent, "activated", Activation.undoneEvent]).compactMap { row in
+            guard row.event == Activation.intentEvent, let name = try? TreeName(row.name), let rev = try? Rev(row.rev) else { return nil }
+            return PendingActivation(tree: TreeRef(name: name, rev: rev), previous: row.previous.flatMap { try? Rev($0) })
         }
     }
 

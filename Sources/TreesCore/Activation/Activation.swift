@@ -88,13 +88,7 @@ public struct Activation {
     /// Records that REV became current and `previous` stopped being so: the
     /// outcome of an activation, written once the link is on disk.
     func finish(_ ref: TreeRef, previous: Rev?) throws {
-        let now = unixNow()
-        try store.query("UPDATE trees SET activated_at = ?, deactivated_at = NULL WHERE name = ? AND rev = ?",
-                        [.int(now), .text(ref.name.value), .text(ref.rev.value)])
-        if let previous {
-            try store.query("UPDATE trees SET deactivated_at = ? WHERE name = ? AND rev = ?",
-                            [.int(now), .text(ref.name.value), .text(previous.value)])
-        }
+        try store.recordActivation(ref, previous: previous, at: unixNow())
         try store.record(ref.name.value, ref.rev.value, event: "activated", previous: previous?.value)
     }
 
@@ -113,11 +107,7 @@ public struct Activation {
         guard let current = try Activation.currentRev(of: name, in: root) else {
             throw TreesError(.notFound, "\(name) has no current revision to roll back from")
         }
-        let rows = try store.query("""
-            SELECT previous FROM history WHERE name = ? AND rev = ? AND event = 'activated'
-            ORDER BY id DESC LIMIT 1
-            """, [.text(name.value), .text(current.value)])
-        guard let text = rows.first?.first?.text, let previous = try? Rev(text) else {
+        guard let text = try store.previousRev(TreeRef(name: name, rev: current)), let previous = try? Rev(text) else {
             throw TreesError(.notFound, "\(name)@\(current) has no previous revision to roll back to")
         }
         let target = TreeRef(name: name, rev: previous)

@@ -28,14 +28,14 @@ extension Collector {
                 // decides afresh, with a new scan.
                 try store.write {
                     if let row = try store.tree(tree.ref), row.state == .condemned || row.state == .deleting {
-                        try store.setState(row.id, .ready)
+                        try store.reprieve(row.ref)
                     }
                 }
             } else if inTrash {
-                try store.write { try store.setState(tree.id, .deleting) }
+                try store.write { try store.markDeleting(tree.ref) }
                 _ = try finishDeleting(tree.ref, id: tree.id, trashName: trashName, reason: tree.deleteReason ?? "unused")
             } else if !onDisk {
-                try store.write { try store.markDeleted(tree.id, at: now(), reason: nil) }
+                try store.write { try store.markDeleted(tree.ref, at: now()) }
             }
         }
         // Anything else in the trash is ours to finish (its row is gone or already deleted).

@@ -92,8 +92,7 @@ public struct Collector {
                     tree.deactivatedAt = seen
                     if !dryRun {
                         try store.write {
-                            try store.query("UPDATE trees SET deactivated_at = ? WHERE id = ? AND deactivated_at IS NULL",
-                                            [.int(seen), .int(tree.id)])
+                            try store.markDeactivated(tree.id, at: seen)
                             try store.record(tree.ref.name.value, tree.ref.rev.value, event: "deactivated",
                                              detail: "current no longer names it (moved without trees activate)")
                         }
@@ -242,7 +241,7 @@ public struct Collector {
                 return .lockUnknown(why)
             case .taken(let lock):
                 if dryRun { return .condemned(nil) }
-                try store.setState(row.id, .condemned)
+                try store.condemn(row.ref)
                 return .condemned(lock)
             }
         }
@@ -251,7 +250,7 @@ public struct Collector {
 
     func reprieve(_ tree: TreeRecord) throws {
         try store.write {
-            if let row = try store.tree(tree.ref), row.state == .condemned { try store.setState(row.id, .ready) }
+            if try store.tree(tree.ref)?.state == .condemned { try store.reprieve(tree.ref) }
         }
     }
 
@@ -281,8 +280,7 @@ public struct Collector {
             guard try root.hasTree(tree.ref) else {
                 throw TreesError(.failure, "\(root.treePath(tree.ref)) is not a real directory under the root; not touching it")
             }
-            try store.setState(row.id, .deleting)
-            try store.query("UPDATE trees SET delete_reason = ? WHERE id = ?", [.text(reason), .int(row.id)])
+            try store.markDeleting(row.ref, reason: reason)
         }
         guard let nameDir = try root.treeParent(tree.ref) else {
             throw TreesError(.failure, "\(root.treePath(tree.ref)) is not a real directory under the root; not touching it")
@@ -300,7 +298,7 @@ public struct Collector {
         } catch let e as TreesError {
             try root.settleTransit(tree.ref, .leaving)
             try store.write {
-                if let row = try store.tree(tree.ref), row.state == .deleting { try store.setState(row.id, .ready) }
+                if try store.tree(tree.ref)?.state == .deleting { try store.reprieve(tree.ref) }
             }
             let why = e.message + (e.errno.map { ": \($0)" } ?? "")
             return GCOutcome(tree: tree.ref, action: .kept, reason: "cannot be deleted by uid \(geteuid()): \(why)")
@@ -319,8 +317,8 @@ public struct Collector {
                              bytesFreed: remover.bytesFreed)
         }
         try store.write {
-            try store.markDeleted(id, at: now(), reason: nil, bytesFreed: remover.bytesFreed)
-            try store.query("DELETE FROM leases WHERE tree_id = ?", [.int(id)])
+            try store.markDeleted(ref, at: now(), bytesFreed: remover.bytesFreed)
+            try store.deleteLeases(treeID: id)
             try store.record(ref.name.value, ref.rev.value, event: "deleted", detail: reason)
         }
         return GCOutcome(tree: ref, action: .deleted, reason: reason, bytesFreed: remover.bytesFreed)
@@ -329,7 +327,7 @@ public struct Collector {
     public func setPinned(_ ref: TreeRef, _ pinned: Bool) throws {
         try store.write {
             guard let row = try store.tree(ref), row.state != .deleted else { throw TreesError(.notFound, "no tree \(ref)") }
-            try store.query("UPDATE trees SET pinned = ? WHERE id = ?", [.int(pinned ? 1 : 0), .int(row.id)])
+            try store.setPinned(row.id, pinned)
             try store.record(ref.name.value, ref.rev.value, event: pinned ? "pinned" : "unpinned")
         }
     }

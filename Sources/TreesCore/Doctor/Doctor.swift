@@ -182,7 +182,8 @@ public struct Doctor {
             let current = Dictionary(disk.names.compactMap { e in e.current.map { (e.name, $0) } }, uniquingKeysWith: { a, _ in a })
             for row in try store.trees() where row.state == .ready && !onDisk.contains(row.ref) {
                 try store.write {
-                    try store.markDeleted(row.id, at: unixNow(), reason: "missing on disk (trees doctor)", onlyIf: .ready)
+                    guard try store.tree(row.ref)?.state == .ready else { return }
+                    try store.markMissing(row.ref, at: unixNow(), reason: "missing on disk (trees doctor)")
                     try store.record(row.ref.name.value, row.ref.rev.value, event: "deleted", detail: "missing on disk (trees doctor)")
                 }
             }
@@ -193,28 +194,13 @@ public struct Doctor {
                 } else if let row, row.state == .ready, try store.manifest(treeID: row.id) == nil {
                     let manifest = try build(ref)
                     if manifest.digest == row.digest {
-                        try store.write {
-                            try store.query("INSERT OR REPLACE INTO manifests (tree_id, body) VALUES (?, ?)",
-                                            [.int(row.id), .blob(manifest.encoded)])
-                        }
+                        try store.write { try store.saveManifest(manifest, treeID: row.id) }
                     }
                 }
             }
             // The link is the truth about what is current; the record follows it.
             for entry in disk.names where try Activation(root: root, store: store).pending(entry.name).isEmpty {
-                try store.write {
-                    let now = unixNow()
-                    try store.query("""
-                        UPDATE trees SET deactivated_at = ? WHERE name = ? AND rev IS NOT ? AND activated_at IS NOT NULL
-                            AND deactivated_at IS NULL AND state IN ('ready', 'condemned')
-                        """, [.int(now), .text(entry.name.value), entry.current.map { .text($0.value) } ?? .null])
-                    if let rev = entry.current {
-                        try store.query("""
-                            UPDATE trees SET activated_at = COALESCE(activated_at, ?), deactivated_at = NULL
-                            WHERE name = ? AND rev = ? AND state = 'ready' AND (activated_at IS NULL OR deactivated_at IS NOT NULL)
-                            """, [.int(now), .text(entry.name.value), .text(rev.value)])
-                    }
-                }
+                try store.write { try store.followCurrent(entry.name, entry.current, at: unixNow()) }
                 if let nameDir = try root.nameDirectory(entry.name) { _ = unlinkat(nameDir.fd, ".current.new", 0) }
             }
         }
@@ -252,17 +238,7 @@ public struct Doctor {
         let manifest = try build(ref)
         let now = unixNow()
         try store.write {
-            try store.query("""
-                INSERT INTO trees (name, rev, state, path, digest, bytes, files, installed_at, activated_at, state_changed_at)
-                VALUES (?, ?, 'ready', ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (name, rev) DO UPDATE SET state = 'ready', path = excluded.path, digest = excluded.digest,
-                    bytes = excluded.bytes, files = excluded.files, installed_at = excluded.installed_at,
-                    activated_at = excluded.activated_at, deactivated_at = NULL, state_changed_at = excluded.state_changed_at,
-                    pinned = 0, deleted_at = NULL, delete_reason = NULL, bytes_freed = NULL
-                """, [.text(ref.name.value), .text(ref.rev.value), .text(root.treePath(ref)), .text(manifest.digest),
-                      .int(manifest.bytes), .int(manifest.files), .int(now), isCurrent ? .int(now) : .null, .int(now)])
-            guard let row = try store.tree(ref) else { throw TreesError(.failure, "the row of \(ref) vanished") }
-            try store.query("INSERT OR REPLACE INTO manifests (tree_id, body) VALUES (?, ?)", [.int(row.id), .blob(manifest.encoded)])
+            try store.adopt(ref, path: root.treePath(ref), manifest: manifest, at: now, activatedAt: isCurrent ? now : nil)
             try store.record(ref.name.value, ref.rev.value, event: "installed", detail: "adopted from disk by trees doctor: \(manifest.digest)")
         }
     }

@@ -144,21 +144,7 @@ public struct Installer {
                 throw TreesError(.badInput, "\(path) exists but is not a tree trees installed",
                                  hint: "Move it out of the way and install again.")
             }
-            try store.query("""
-                INSERT INTO trees (name, rev, state, path, digest, bytes, files, state_changed_at)
-                VALUES (?, ?, 'installing', ?, ?, ?, ?, ?)
-                ON CONFLICT (name, rev) DO UPDATE SET state = 'installing', path = excluded.path,
-                    digest = excluded.digest, bytes = excluded.bytes, files = excluded.files,
-                    state_changed_at = excluded.state_changed_at, pinned = 0,
-                    installed_at = NULL, activated_at = NULL, deactivated_at = NULL,
-                    deleted_at = NULL, delete_reason = NULL, bytes_freed = NULL
-                """, [.text(ref.name.value), .text(ref.rev.value), .text(path), .text(digest),
-                      .int(manifest.bytes), .int(manifest.files), .int(unixNow())])
-            guard let row = try store.tree(ref) else {
-                throw TreesError(.failure, "the row of \(ref) vanished during install")
-            }
-            try store.query("INSERT OR REPLACE INTO manifests (tree_id, body) VALUES (?, ?)",
-                            [.int(row.id), .blob(manifest.encoded)])
+            try store.beginInstall(ref, path: path, manifest: manifest)
             return nil
         }
         if let existing {
@@ -173,8 +159,7 @@ public struct Installer {
         let rc = CT_renameat_noreplace(container.fd, "tree", nameDir.fd, hidden)
         if rc != 0 {
             let err = errno
-            _ = try? store.write { try store.query("DELETE FROM trees WHERE name = ? AND rev = ? AND state = 'installing'",
-                                                   [.text(ref.name.value), .text(ref.rev.value)]) }
+            _ = try? store.write { if try store.tree(ref)?.state == .installing { try store.abandonInstall(ref) } }
             throw TreesError.system("cannot move the staged tree into", "\(root.path)/\(ref.name)/\(hidden)", errno: err)
         }
         try Transit.seal(tree)
@@ -184,7 +169,7 @@ public struct Installer {
         }
         try nameDir.sync()
         let record = try store.write {
-            try markReady(ref, detail: digest)
+            try store.markInstalled(ref, detail: digest)
             guard let row = try store.tree(ref) else {
                 throw TreesError(.failure, "the row of \(ref) vanished during install")
             }
@@ -192,13 +177,6 @@ public struct Installer {
         }
         TreeLock.prepare(ref, in: root)
         return InstallResult(tree: record, path: path, alreadyInstalled: false)
-    }
-
-    private func markReady(_ ref: TreeRef, detail: String) throws {
-        try store.query("""
-            UPDATE trees SET state = 'ready', installed_at = ?, state_changed_at = ? WHERE name = ? AND rev = ?
-            """, [.int(unixNow()), .int(unixNow()), .text(ref.name.value), .text(ref.rev.value)])
-        try store.record(ref.name.value, ref.rev.value, event: "installed", detail: detail)
     }
 
     /// Settles the `installing` rows of killed installs when no install is in
@@ -220,7 +198,7 @@ public struct Installer {
         for row in try store.trees() where row.state == .installing {
             let onDisk = try root.hasTree(row.ref) || root.settleTransit(row.ref, .arriving)
             guard onDisk else {
-                try store.write { try store.query("DELETE FROM trees WHERE id = ? AND state = 'installing'", [.int(row.id)]) }
+                try store.write { if try store.tree(row.ref)?.state == .installing { try store.abandonInstall(row.ref) } }
                 continue
             }
             var missingManifest: Manifest?
@@ -231,11 +209,8 @@ public struct Installer {
                 missingManifest = built
             }
             try store.write {
-                if let missingManifest {
-                    try store.query("INSERT OR REPLACE INTO manifests (tree_id, body) VALUES (?, ?)",
-                                    [.int(row.id), .blob(missingManifest.encoded)])
-                }
-                try markReady(row.ref, detail: "recovered after an interrupted install")
+                if let missingManifest { try store.saveManifest(missingManifest, treeID: row.id) }
+                try store.markInstalled(row.ref, detail: "recovered after an interrupted install")
             }
         }
     }

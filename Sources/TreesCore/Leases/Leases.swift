@@ -48,12 +48,7 @@ public struct Leases {
             }
             let lease = Lease(id: newLeaseID(), tree: ref, bootID: bootID, pid: pid, startTime: identity.startTime,
                               pidfdInode: inode, uid: getuid(), acquiredAt: unixNow(), command: command)
-            try store.query("""
-                INSERT INTO leases (id, tree_id, boot_id, pid, start_time, pidfd_inode, uid, acquired_at, command)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, [.text(lease.id), .int(row.id), .text(bootID), .int(Int64(pid)), .int(Int64(bitPattern: identity.startTime)),
-                      inode.map { .int(Int64(bitPattern: $0)) } ?? .null, .int(Int64(getuid())), .int(lease.acquiredAt),
-                      command.map { .text($0) } ?? .null])
+            try store.addLease(lease, treeID: row.id)
             return lease
         }
     }
@@ -74,8 +69,7 @@ public struct Leases {
     /// - Throws: `.notFound` (66) for an unknown id.
     public func release(_ id: String) throws {
         try store.write {
-            try store.query("DELETE FROM leases WHERE id = ?", [.text(id)])
-            if store.db.changes == 0 { throw TreesError(.notFound, "no lease \(quoted(id))") }
+            guard try store.releaseLease(id) else { throw TreesError(.notFound, "no lease \(quoted(id))") }
         }
     }
 
@@ -95,47 +89,25 @@ public struct Leases {
     /// `Lease` each.
     public func liveCountsByTree() throws -> [Int64: Int] {
         let probe = try probe.resolvingBootID()
-        let rows = try store.query("SELECT tree_id, pid, start_time, pidfd_inode FROM leases WHERE boot_id = ?",
-                                   [.text(try probe.bootID())])
+        let rows = try store.leaseIdentities(bootID: try probe.bootID())
         let listed = probe.listedPIDs(toJudge: rows.count)
         var counts: [Int64: Int] = [:]
         for row in rows {
-            guard let treeID = row[0].int, let pid = row[1].int.map({ Int32(truncatingIfNeeded: $0) }) else { continue }
-            let liveness = probe.liveness(pid: pid, startTime: UInt64(bitPattern: row[2].int ?? 0),
-                                          pidfdInode: row[3].int.map { UInt64(bitPattern: $0) }, listed: listed)
-            if liveness == .live { counts[treeID, default: 0] += 1 }
+            let liveness = probe.liveness(pid: row.pid, startTime: row.startTime, pidfdInode: row.pidfdInode, listed: listed)
+            if liveness == .live { counts[row.treeID, default: 0] += 1 }
         }
         return counts
     }
 
     /// Every lease row (of `ref` if given), not judged.
     func rows(_ ref: TreeRef? = nil) throws -> [Lease] {
-        var sql = """
-            SELECT l.id, t.name, t.rev, l.boot_id, l.pid, l.start_time, l.pidfd_inode, l.uid, l.acquired_at, l.command, l.cgroup
-            FROM leases l JOIN trees t ON t.id = l.tree_id
-            """
-        var values: [SQLValue] = []
-        if let ref {
-            sql += " WHERE t.name = ? AND t.rev = ?"
-            values = [.text(ref.name.value), .text(ref.rev.value)]
-        }
-        sql += " ORDER BY l.acquired_at, l.id"
-        return try store.query(sql, values).compactMap { row in
-            guard let id = row[0].text, let name = row[1].text, let rev = row[2].text,
-                  let treeName = try? TreeName(name), let treeRev = try? Rev(rev) else { return nil }
-            return Lease(
-                id: id, tree: TreeRef(name: treeName, rev: treeRev), bootID: row[3].text ?? "",
-                pid: Int32(truncatingIfNeeded: row[4].int ?? 0), startTime: UInt64(bitPattern: row[5].int ?? 0),
-                pidfdInode: row[6].int.map { UInt64(bitPattern: $0) }, uid: row[7].int.map { UInt32(truncatingIfNeeded: $0) },
-                acquiredAt: row[8].int ?? 0, command: row[9].text, cgroup: row[10].text)
-        }
+        try store.leases(ref)
     }
 
     /// Records the cgroup that `trees exec --cgroup` made for a lease's job.
     public func recordCgroup(_ cgroup: String, for id: String) throws {
         try store.write {
-            try store.query("UPDATE leases SET cgroup = ? WHERE id = ?", [.text(cgroup), .text(id)])
-            if store.db.changes == 0 { throw TreesError(.notFound, "no lease \(quoted(id))") }
+            guard try store.setLeaseCgroup(cgroup, for: id) else { throw TreesError(.notFound, "no lease \(quoted(id))") }
         }
     }
 
@@ -157,14 +129,7 @@ public struct Leases {
         let populated = Cgroup.removeEmptyJobCgroups(leases: deadLeases, procRoot: probe.procRoot)
         let dead = deadLeases.map(\.id).filter { !populated.contains($0) }
         guard !dead.isEmpty else { return 0 }
-        return try store.write {
-            var count = 0
-            for id in dead {
-                try store.query("DELETE FROM leases WHERE id = ?", [.text(id)])
-                count += store.db.changes
-            }
-            return count
-        }
+        return try store.write { try store.releaseLeases(dead) }
     }
 
     /// Runs `body` while this process holds a lease on `selector`: the

@@ -48,4 +48,29 @@ extension Store {
             return db.changes
         }
     }
+
+    /// The revision that was current before `ref` last became current (its latest `activated` entry).
+    func previousRev(_ ref: TreeRef) throws -> String? {
+        try query("""
+            SELECT previous FROM history WHERE name = ? AND rev = ? AND event = 'activated'
+            ORDER BY id DESC LIMIT 1
+            """, [.text(ref.name.value), .text(ref.rev.value)]).first?.first?.text
+    }
+
+    /// The latest entry whose event is one of `events` of each name (of `name` if given).
+    func latestActivationEvents(_ name: TreeName?, events: [String]) throws -> [(name: String, rev: String, previous: String?, event: String)] {
+        let filter = name == nil ? "" : " AND name = ?"
+        let placeholders = events.map { _ in "?" }.joined(separator: ", ")
+        let sql = """
+            SELECT h.name, h.rev, h.previous, h.event FROM history h JOIN (
+                SELECT MAX(id) AS id FROM history WHERE event IN (\(placeholders))\(filter) GROUP BY name
+            ) latest ON h.id = latest.id
+            """
+        var values: [SQLValue] = events.map { .text($0) }
+        if let name { values.append(.text(name.value)) }
+        return try query(sql, values).compactMap { row in
+            guard let n = row[0].text, let r = row[1].text, let e = row[3].text else { return nil }
+            return (n, r, row[2].text, e)
+        }
+    }
 }

@@ -143,6 +143,8 @@ final class SQLiteConnection {
 
     var changes: Int { Int(sqlite3_changes(db)) }
     var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(db) }
+    /// Whether a transaction is open (`sqlite3_get_autocommit` is 0).
+    var inTransaction: Bool { sqlite3_get_autocommit(db) == 0 }
 
     /// Runs `body` in a `BEGIN IMMEDIATE` transaction: the write lock is taken
     /// up front (waiting up to the busy timeout), so two writers never

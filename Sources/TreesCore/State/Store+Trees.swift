@@ -49,33 +49,8 @@ extension Store {
         return try rows(sql, values).map(decodeTree)
     }
 
-    func setState(_ id: Int64, _ state: TreeState) throws {
-        try query("UPDATE trees SET state = ?, state_changed_at = ? WHERE id = ?",
-                  [.text(state.rawValue), .int(unixNow()), .int(id)])
-    }
-
     /// The stored manifest of a tree (see `Manifest`).
     func manifest(treeID: Int64) throws -> [UInt8]? {
         try query("SELECT body FROM manifests WHERE tree_id = ?", [.int(treeID)]).first?.first?.blob
-    }
-
-    /// Marks a tree `deleted`: when, why and how many bytes were freed. The
-    /// one place a row becomes `deleted` (gc, its recovery, doctor).
-    /// - Parameters:
-    ///   - reason: why; nil keeps the reason recorded when gc condemned it
-    ///     (or "unused").
-    ///   - onlyIf: change the row only while it is in this state.
-    func markDeleted(_ id: Int64, at time: Int64, reason: String?, bytesFreed: Int64 = 0, onlyIf state: TreeState? = nil) throws {
-        var sql = """
-            UPDATE trees SET state = 'deleted', state_changed_at = ?, deleted_at = ?,
-                delete_reason = COALESCE(?, delete_reason, 'unused'), bytes_freed = COALESCE(bytes_freed, 0) + ?
-            WHERE id = ?
-            """
-        var values: [SQLValue] = [.int(time), .int(time), reason.map { .text($0) } ?? .null, .int(bytesFreed), .int(id)]
-        if let state {
-            sql += " AND state = ?"
-            values.append(.text(state.rawValue))
-        }
-        try query(sql, values)
     }
 }

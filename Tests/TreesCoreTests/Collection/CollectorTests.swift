@@ -53,7 +53,7 @@ import Testing
         let t = try TempDir()
         let (root, store) = try setUp(t)
         let r1 = try TreeRef(parsing: "app@r1")
-        try store.write { try store.setState(try #require(try store.tree(r1)).id, .condemned) }
+        try store.write { try store.condemn(r1) }
         do {
             _ = try Leases(root: root, store: store).acquire(TreeSelector(name: r1.name, rev: r1.rev), pid: getpid())
             Issue.record("a condemned tree took a lease")

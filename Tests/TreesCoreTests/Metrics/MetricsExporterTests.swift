@@ -30,7 +30,7 @@ import Testing
 
         // A condemned tree refuses a lease: counted, and in the history, though the refusing transaction rolled back.
         let r1 = try TreeRef(parsing: "app@r1")
-        try store.write { try store.setState(try #require(try store.tree(r1)).id, .condemned) }
+        try store.write { try store.condemn(r1) }
         #expect(throws: TreesError.self) { _ = try Leases(root: root, store: store).acquire(TreeSelector(name: r1.name, rev: r1.rev), pid: getpid()) }
         try Collector(root: root, store: store).recover()
         #expect(try store.counters()[.leasesRefused] == 1)
