@@ -7,8 +7,12 @@ import Glibc
 /// (with a timeout, `InspectionQueue`), an install's walk wakes its copier
 /// (`FileCopyQueue`). What the waiter looks at is kept under a `Mutex`;
 /// this only says "look again".
+///
+/// Unchecked: the compiler cannot see into a `sem_t` behind a pointer, and
+/// InspectionQueue (Sendable) holds one. Sound because the pointer never
+/// changes and sem_post, sem_wait and sem_timedwait are safe from any thread:
+/// that is what a semaphore is for.
 final class Wakeup: @unchecked Sendable {
-    // sem_post and sem_timedwait are safe from any thread: that is what a semaphore is for.
     private let semaphore: UnsafeMutablePointer<sem_t>
 
     init() {
