@@ -39,13 +39,14 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
-        // A release build links the Swift runtime into the binary, as the
-        // Debian package ships it: `trees exec` runs once per job, and loading
-        // a dozen shared Swift libraries was half its start-up. Debug builds
-        // (and so the tests, which load the runtime themselves) stay dynamic.
+        // No linker flags here: the binary the Debian package ships links the
+        // Swift runtime in (`trees exec` runs once per job, and loading a dozen
+        // shared Swift libraries was half its start-up), but that is the
+        // packaging's choice, made on its command line:
+        // `swift build -c release --static-swift-stdlib` (contrib/package-deb,
+        // trees-bench). A package depending on TreesCore gets no unsafe flags.
         .executableTarget(
-            name: "trees", dependencies: ["TreesCommands"], swiftSettings: strict,
-            linkerSettings: [.unsafeFlags(["-static-stdlib", "-l_FoundationCollections", "-l_FoundationCShims", "-lswiftSynchronization"], .when(configuration: .release))]),
+            name: "trees", dependencies: ["TreesCommands"], swiftSettings: strict),
         // The benchmark (contrib/bench/README.md): `swift run -c release trees-bench`.
         // It times the trees binary as a process and links none of it.
         .executableTarget(

@@ -215,7 +215,7 @@ struct CgroupTests {
         // As an unprivileged user, root's cgroup is not writable.
         if getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") {
             chmod(s.path, 0o755)
-            let denied = try run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", treesBinary,
+            let denied = try run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", treesBinaryForAnyUser,
                                                       "exec", "--root", s.root, name, "--cgroup", "--cgroup-parent", parent.relative,
                                                       "--", "/usr/bin/touch", marker])
             #expect(denied.status == 1)

@@ -99,7 +99,7 @@ struct LockedAndUnprivilegedTests {
         let s = try Scratch()
         try installRevs(s, ["r1"])
         chmod(s.path, 0o755)
-        let nobody = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", treesBinary]
+        let nobody = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", treesBinaryForAnyUser]
         let r = try run(nobody[0], Array(nobody.dropFirst()) + ["exec", "--root", s.root, "app", "--", "/bin/sh", "-c", "echo $TREES_TREE; pwd"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout == "app@r1\n\(s.root)/app/r1\n")

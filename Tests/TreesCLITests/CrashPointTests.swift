@@ -72,7 +72,7 @@ struct CrashPointTests {
         /// Runs `strace ARGS trees COMMAND` as the operator.
         func traced(_ straceArgs: [String], _ command: [String]) throws -> RunResult {
             let split = command.first == "lease" ? 2 : 1
-            let trees = [treesBinary] + Array(command.prefix(split)) + ["--root", s.root] + command.dropFirst(split)
+            let trees = [user == nil ? treesBinary : treesBinaryForAnyUser] + Array(command.prefix(split)) + ["--root", s.root] + command.dropFirst(split)
             guard let user else { return try run("/usr/bin/strace", straceArgs + trees) }
             // setpriv resets the environment: env(1) passes on what the host needs.
             let env = ["/usr/bin/env"] + hostEnvironment.map { "\($0.key)=\($0.value)" }

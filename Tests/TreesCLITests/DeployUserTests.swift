@@ -80,7 +80,7 @@ struct DeployUserTests {
         _ = try trees(["install", "app@r5", s.path + "/src-r5"])
 
         // A job of the operator's own keeps its tree from the operator's gc.
-        let job = try deploy.background(treesBinary, ["exec", "--root", s.root, "app@r4", "--no-chdir", "--",
+        let job = try deploy.background(treesBinaryForAnyUser, ["exec", "--root", s.root, "app@r4", "--no-chdir", "--",
                                                       "/usr/bin/env", "-i", "/bin/sleep", "30"])
         #expect(try eventually { try isLocked(s.root + "/.trees/leases/app@r4.lock") })
         let remove = try deploy.trees(s, ["remove", "app@r4"], capabilities: Self.gcCapabilities)

@@ -84,7 +84,7 @@ struct OperatorFilesTests {
         }
         // A job user still holds its tree by the lease lock alone.
         if attacker == .jobUser {
-            let job = try user.background(treesBinary, ["exec", "--root", s.root, "app@r1", "--no-chdir", "--",
+            let job = try user.background(treesBinaryForAnyUser, ["exec", "--root", s.root, "app@r1", "--no-chdir", "--",
                                                         "/usr/bin/env", "-i", "/bin/sleep", "30"])
             #expect(try eventually { try isLocked(s.root + "/.trees/leases/app@r1.lock") })
             let gc = try s.trees(["gc", "--min-age", "0", "--keep", "0", "--json"])

@@ -52,7 +52,7 @@ struct PsTests {
         // As an unprivileged user, root's processes cannot be inspected:
         // they are unknown all together, in one row (pid 0) that says why
         // and what is missing, not one row each (issue 14).
-        let r = try run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", treesBinary,
+        let r = try run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", treesBinaryForAnyUser,
                                              "ps", "--root", s.root, "--json"])
         #expect(r.status == 0, "\(r.stderr)")
         let out = try json(r.stdout) as! [String: Any]

@@ -79,7 +79,7 @@ struct RedTeamTests {
         // lock it cannot open for a free one.
         #expect(chown(lockPath, 0, gid_t(jobs.gid)) == 0)
         #expect(chmod(lockPath, 0o640) == 0)
-        let job = try member.background(treesBinary, ["exec", "--root", s.root, "app@r1", "--no-chdir", "--",
+        let job = try member.background(treesBinaryForAnyUser, ["exec", "--root", s.root, "app@r1", "--no-chdir", "--",
                                                       "/usr/bin/env", "-i", "/bin/sleep", "30"])
         #expect(try eventually { try isLocked(lockPath) })
         // A non-root operator cannot inspect other users' processes and gc

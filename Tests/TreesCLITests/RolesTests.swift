@@ -73,7 +73,7 @@ struct RolesTests {
         #expect(try s.trees(["pin", "app@r3"]).status == 0)
 
         // A job user holds its tree through the lock alone, without a record.
-        let job = try member.background(treesBinary, leaseOnlyJob(s, "app@r1"))
+        let job = try member.background(treesBinaryForAnyUser, leaseOnlyJob(s, "app@r1"))
         #expect(try eventually { try isLocked(s.root + "/.trees/leases/app@r1.lock") })
         // ...and may change nothing.
         for args in [["pin", "app@r2"], ["unpin", "app@r3"], ["gc", "--min-age", "0", "--keep", "0"], ["remove", "app@r2"],

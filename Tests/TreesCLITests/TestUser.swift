@@ -7,6 +7,43 @@ let canMakeUsers: Bool = getuid() == 0
     && FileManager.default.isExecutableFile(atPath: "/usr/sbin/groupadd")
     && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")
 
+/// `treesBinary` copied, once per test process, where any user can run it: a
+/// clone in a directory only its owner can enter (root's home is 0700 on
+/// Debian) leaves `.build/debug/trees` out of reach of the users that tests
+/// switch to. What the binary loads from its own directory ($ORIGIN, from
+/// `ldd`) is copied beside it; the toolchain's shared runtime is world-readable
+/// where it is. The copy's directory is removed when the process exits.
+let treesBinaryForAnyUser: String = {
+    let source = URL(fileURLWithPath: treesBinary)
+    let origin = source.deletingLastPathComponent().path + "/"
+    guard let made = mkdtemp(strdup(NSTemporaryDirectory() + "/trees-any-user.XXXXXX")) else {
+        fatalError("mkdtemp: \(String(cString: strerror(errno)))")
+    }
+    let dir = String(cString: made)
+    free(made)
+    chmod(dir, 0o755)
+    reachableCopyDirectory = dir
+    atexit { if let dir = reachableCopyDirectory { try? FileManager.default.removeItem(atPath: dir) } }
+    let ldd = (try? run("/usr/bin/ldd", [treesBinary]).stdout) ?? ""
+    let beside = ldd.split(separator: "\n").compactMap { line -> String? in
+        guard let arrow = line.range(of: "=> ") else { return nil }
+        let path = line[arrow.upperBound...].split(separator: " ").first.map(String.init) ?? ""
+        return path.hasPrefix(origin) ? path : nil
+    }
+    for file in [treesBinary] + beside {
+        let target = dir + "/" + URL(fileURLWithPath: file).lastPathComponent
+        do {
+            try FileManager.default.copyItem(atPath: file, toPath: target)
+        } catch {
+            fatalError("copying \(file) to \(dir): \(error)")
+        }
+        chmod(target, 0o755)
+    }
+    return dir + "/trees"
+}()
+
+nonisolated(unsafe) private var reachableCopyDirectory: String?
+
 /// A group made for one test, removed (after its members) when the test ends.
 final class TestGroup {
     let name: String
@@ -92,7 +129,7 @@ final class TestUser {
         // --reset-env drops the caller's environment; pass what the test asks for through env(1).
         var env = hostEnvironment
         for (k, v) in environment { env[k] = v }
-        return try run("/usr/bin/env", env.map { "\($0.key)=\($0.value)" } + [treesBinary] + args, capabilities: capabilities)
+        return try run("/usr/bin/env", env.map { "\($0.key)=\($0.value)" } + [treesBinaryForAnyUser] + args, capabilities: capabilities)
     }
 
     /// Starts a program as this user in the background.

@@ -11,7 +11,7 @@ struct DirEntry {
 /// A directory opened by file descriptor. All work under it is done with the
 /// `*at` calls relative to this descriptor and with `O_NOFOLLOW`, so nothing
 /// follows a symlink out of the tree and no absolute path is rebuilt mid-walk.
-public final class Directory: @unchecked Sendable {
+public final class Directory: Sendable {
     let handle: FileDescriptor
     /// The path this directory was reached by, for messages only.
     public let path: String

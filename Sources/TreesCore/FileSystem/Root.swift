@@ -4,7 +4,7 @@ import Glibc
 
 /// The directory holding everything: `ROOT/.trees/state.db`, staging, trash
 /// and one directory per name. Default `/srv/trees`.
-public final class Root: @unchecked Sendable {
+public final class Root: Sendable {
     public static let defaultPath = "/srv/trees"
 
     /// The canonical absolute path (symlinks resolved), so that paths read

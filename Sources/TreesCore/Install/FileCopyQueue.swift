@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 /// Regular files handed from an install's walk to a second thread that
 /// copies them, so both cores create files: on ext4 the kernel's work per
@@ -14,7 +15,7 @@ import Glibc
 /// two directories open until it is done, and the queue is short, so the
 /// descriptors in use stay bounded. The first error stops the worker; the
 /// walk sees it on its next `offer` and at `finish`.
-final class FileCopyQueue: @unchecked Sendable {
+final class FileCopyQueue {
     struct Job {
         let src: Directory
         let dst: Directory
@@ -26,15 +27,21 @@ final class FileCopyQueue: @unchecked Sendable {
         var mayLink = false
     }
 
-    private var mutex = pthread_mutex_t()
-    private var ready = pthread_cond_t()
-    private var jobs: [Job] = []
-    private var closed = false
-    private var failure: (any Error)?
-    /// What the worker copied, read after `finish`.
-    private var hashes: [FileName: FileHash] = [:]
-    private var files: Int64 = 0
-    private var bytes: Int64 = 0
+    private struct State {
+        var jobs: [Job] = []
+        var closed = false
+        var failure: (any Error)?
+        /// What the worker copied, read after `finish`.
+        var hashes: [FileName: FileHash] = [:]
+        var files: Int64 = 0
+        var bytes: Int64 = 0
+    }
+
+    private let state = Mutex(State())
+    /// Posted when the queue stops being empty and when it closes; the
+    /// worker waits on it only after seeing it empty, so a post it has not
+    /// yet consumed at most costs one more look.
+    private let wake = Wakeup()
     private let capacity: Int
     private var thread: WorkerThread?
     /// The worker's own copy of the index (its caches of open directories
@@ -44,13 +51,6 @@ final class FileCopyQueue: @unchecked Sendable {
     init(dedup: DedupIndex = .empty, capacity: Int = 16) {
         self.dedup = dedup
         self.capacity = capacity
-        pthread_mutex_init(&mutex, nil)
-        pthread_cond_init(&ready, nil)
-    }
-
-    deinit {
-        pthread_cond_destroy(&ready)
-        pthread_mutex_destroy(&mutex)
     }
 
     /// Starts the worker; false when no thread could be made (the walk then
@@ -65,63 +65,65 @@ final class FileCopyQueue: @unchecked Sendable {
     /// Queues `job` unless the queue is full (then the caller copies it).
     /// - Throws: the worker's first error.
     func offer(_ job: Job) throws -> Bool {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        if let failure { throw failure }
-        guard jobs.count < capacity else { return false }
-        jobs.append(job)
-        pthread_cond_signal(&ready)
-        return true
+        let (queued, wasEmpty) = try state.withLock { s in
+            if let failure = s.failure { throw failure }
+            guard s.jobs.count < capacity else { return (false, false) }
+            s.jobs.append(job)
+            return (true, s.jobs.count == 1)
+        }
+        if wasEmpty { wake.post() }
+        return queued
     }
 
     /// Files and bytes the worker has copied so far, for progress.
-    var copied: (files: Int64, bytes: Int64) {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return (files, bytes)
-    }
+    var copied: (files: Int64, bytes: Int64) { state.withLock { ($0.files, $0.bytes) } }
 
     /// Lets the worker finish what is queued (or drop it after an error, or
     /// when `abandon`), joins it, and returns the hashes of what it copied.
     /// - Throws: the worker's first error (not when abandoning).
     @discardableResult
     func finish(abandon: Bool = false) throws -> [FileName: FileHash] {
-        pthread_mutex_lock(&mutex)
-        closed = true
-        if abandon { jobs.removeAll() }
-        pthread_cond_signal(&ready)
-        pthread_mutex_unlock(&mutex)
+        state.withLock { s in
+            s.closed = true
+            if abandon { s.jobs.removeAll() }
+        }
+        wake.post()
         thread?.join()
         thread = nil
-        if let failure, !abandon { throw failure }
-        return hashes
+        return try state.withLock { s in
+            if let failure = s.failure, !abandon { throw failure }
+            return s.hashes
+        }
     }
 
     private func work() {
         var buffer = [UInt8](repeating: 0, count: 1 << 18)
         var dedup = self.dedup
         while true {
-            pthread_mutex_lock(&mutex)
-            while jobs.isEmpty && !closed { pthread_cond_wait(&ready, &mutex) }
-            guard !jobs.isEmpty, failure == nil else {
-                pthread_mutex_unlock(&mutex)
-                return
+            enum Next { case copy(Job), wait, stop }
+            let next: Next = state.withLock { s in
+                if s.failure != nil { return .stop }
+                if !s.jobs.isEmpty { return .copy(s.jobs.removeFirst()) }
+                return s.closed ? .stop : .wait
             }
-            let job = jobs.removeFirst()
-            pthread_mutex_unlock(&mutex)
+            guard case .copy(let job) = next else {
+                if case .stop = next { return }
+                wake.wait()
+                continue
+            }
             do {
                 let linked = job.mayLink ? try dedup.link(job.name, from: job.src, to: job.dst, mode: job.mode, buffer: &buffer) : nil
                 let hash = try linked ?? copyFile(job.name, from: job.src, to: job.dst, mode: job.mode, buffer: &buffer)
-                pthread_mutex_lock(&mutex)
-                hashes[job.path] = hash
-                files += 1
-                bytes += hash.size
-                pthread_mutex_unlock(&mutex)
+                state.withLock { s in
+                    s.hashes[job.path] = hash
+                    s.files += 1
+                    s.bytes += hash.size
+                }
             } catch {
-                pthread_mutex_lock(&mutex)
-                if failure == nil { failure = error }
-                jobs.removeAll()
-                pthread_mutex_unlock(&mutex)
+                state.withLock { s in
+                    if s.failure == nil { s.failure = error }
+                    s.jobs.removeAll()
+                }
             }
         }
     }

@@ -13,7 +13,7 @@ import Glibc
 ///
 /// The file is 0640, owned by the operator, in the group of `ROOT/.trees`
 /// (the group allowed to hold trees); the directory is 0750 and the same.
-public final class TreeLock: @unchecked Sendable {
+public final class TreeLock: Sendable {
     public let tree: TreeRef
     let handle: FileDescriptor
     /// The descriptor holding the lock (kept by the job across `execve`).

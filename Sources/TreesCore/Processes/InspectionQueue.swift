@@ -121,32 +121,3 @@ final class InspectionQueue: Sendable {
     /// The inspections in pid order; nil for none (skipped).
     var results: [ProcInspection?] { state.withLock { $0.results } }
 }
-
-/// A counting semaphore (`sem_t` at a stable address) that a finishing
-/// worker posts and the supervising thread waits on with a timeout.
-final class Wakeup: @unchecked Sendable {
-    // sem_post and sem_timedwait are safe from any thread: that is what a semaphore is for.
-    private let semaphore: UnsafeMutablePointer<sem_t>
-
-    init() {
-        semaphore = .allocate(capacity: 1)
-        sem_init(semaphore, 0, 0)
-    }
-
-    deinit {
-        sem_destroy(semaphore)
-        semaphore.deallocate()
-    }
-
-    func post() { sem_post(semaphore) }
-
-    func wait(seconds: Double) {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        let whole = Int(seconds)
-        ts.tv_sec += whole
-        ts.tv_nsec += Int((seconds - Double(whole)) * 1e9)
-        if ts.tv_nsec >= 1_000_000_000 { ts.tv_sec += 1; ts.tv_nsec -= 1_000_000_000 }
-        while sem_timedwait(semaphore, &ts) != 0 && errno == EINTR {}
-    }
-}

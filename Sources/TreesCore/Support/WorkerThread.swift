@@ -7,9 +7,11 @@ import Glibc
 /// rather than Dispatch or Swift concurrency: both are synchronous code
 /// called from synchronous commands, and the closure's state (a reader,
 /// caches, a buffer) is used by this thread alone until `join`, or handed
-/// over under a lock (`FileCopyQueue`), which is what makes the unchecked
-/// sendability sound.
-final class WorkerThread: @unchecked Sendable {
+/// over under a lock (`FileCopyQueue`). That is what makes running a
+/// non-Sendable closure on another thread sound: it crosses through
+/// pthread_create's context pointer, which the compiler does not check,
+/// so nothing here claims Sendable.
+final class WorkerThread {
     private let body: () -> Void
     private var thread = pthread_t()
 

@@ -20,7 +20,7 @@ let usage = """
       --runs N           runs of each command (default: 15 for quick commands, 3 for installs)
       --only OPS         some of: \(allOperations.joined(separator: ","))
       --json PATH        also write the results as JSON
-      --trees-binary P   the trees to time (default: swift build -c release, then .build/release/trees)
+      --trees-binary P   the trees to time (default: swift build -c release --static-swift-stdlib, then .build/release/trees)
       --dir DIR          where the workloads go (default /var/tmp; not a tmpfs, so sync means something)
       --keep             keep the workload directory
     """

@@ -14,14 +14,15 @@ let repo: String = {
 }()
 for name in ["TREES_ROOT", "TREES_TREE", "TREES_TREE_PATH", "TREES_LEASE"] { unsetenv(name) }
 
-/// The trees binary: --trees-binary, or a release build made now (which
-/// links the Swift runtime statically, as the Debian package ships it).
+/// The trees binary: --trees-binary, or a release build made now with the
+/// Swift runtime linked in, as contrib/package-deb builds what the Debian
+/// package ships (Package.swift leaves that choice to the command line).
 func locateTrees() throws -> String {
     if let given = options.treesBinary {
         guard access(given, X_OK) == 0 else { fail("no executable at \(given)") }
         return given
     }
-    var args = ["swift", "build", "--package-path", repo, "-c", "release", "--product", "trees"]
+    var args = ["swift", "build", "--package-path", repo, "-c", "release", "--static-swift-stdlib", "--product", "trees"]
     log("building: \(args.joined(separator: " "))")
     try run(args)
     let bin = try run(args + ["--show-bin-path"]).split(separator: "\n").last.map(String.init) ?? ""
