@@ -230,16 +230,29 @@ struct KernelPathAttackTests {
         let mnt = s.path + "/fuse"
         try FileManager.default.createDirectory(atPath: mnt, withIntermediateDirectories: true)
         let daemon = try Background(try #require(stallfsBinary), ["-f", mnt], cwd: "/")
+        var jobs: [Background] = []
+        // The daemon answers again before anything is stopped: a process
+        // blocked on a request the stopped daemon had read cannot even be
+        // killed until it is answered.
         defer {
             kill(daemon.pid, SIGCONT)
+            for job in jobs { job.stop() }
             _ = try? run("/usr/bin/umount", ["-l", mnt])
             daemon.stop()
         }
-        #expect(eventually { (try? String(contentsOfFile: mnt + "/file", encoding: .utf8))?.hasPrefix("hello") == true })
+        guard eventually(20, { (try? String(contentsOfFile: mnt + "/file", encoding: .utf8))?.hasPrefix("hello") == true }) else {
+            Issue.record("stallfs did not come up")
+            return
+        }
         // The job names the FUSE file in its arguments and holds it open,
-        // its cwd is on the FUSE mount, and it maps nothing from a tree.
-        let job = try Background("/bin/sh", ["-c", "exec 7< \(mnt)/file; cd \(mnt); exec \(evidencePython) -c 'import time; time.sleep(30)' \(mnt)/file"], cwd: "/")
-        #expect(eventually { ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(job.pid)/fd/7")) ?? "").hasSuffix("/file") })
+        // its cwd is on the FUSE mount, and it maps nothing from a tree. It
+        // says when it is done touching the mount; only then is the daemon stopped.
+        let ready = s.path + "/job.ready"
+        jobs.append(try Background("/bin/sh", ["-c", "exec 7< \(mnt)/file; cd \(mnt); exec \(evidencePython) -c 'import sys, time; open(sys.argv[2], \"w\").close(); time.sleep(60)' \(mnt)/file \(ready)"], cwd: "/"))
+        guard eventually(20, { FileManager.default.fileExists(atPath: ready) }) else {
+            Issue.record("the job never got ready")
+            return
+        }
         kill(daemon.pid, SIGSTOP)
         for args in [["ps", "--json"], ["gc", "--min-age", "0", "--keep", "0", "--json"]] {
             let start = Date()
@@ -254,7 +267,8 @@ struct KernelPathAttackTests {
         // Only the scan's deadline bounds that: the job is reported unknown.
         let link = s.path + "/to-fuse"
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: mnt)
-        let linked = try Background(evidencePython, ["-c", "import time; time.sleep(30)", link + "/file"], cwd: "/")
+        let linked = try Background(evidencePython, ["-c", "import time; time.sleep(60)", link + "/file"], cwd: "/")
+        jobs.append(linked)
         let start = Date()
         let r = try s.trees(["ps", "--json"])
         let seconds = Date().timeIntervalSince(start)
@@ -262,7 +276,5 @@ struct KernelPathAttackTests {
         let unknown = (try? json(r.stdout) as? [String: Any])?["unknown"] as? [[String: Any]] ?? []
         let row = unknown.first { $0["pid"] as? Int == Int(linked.pid) }
         #expect((row?["reason"] as? String)?.contains("not judged within") == true, "\(r.stdout)")
-        linked.stop()
-        job.stop()
     }
 }
