@@ -1,11 +1,5 @@
 /// maps(5): `address perms offset dev inode   path`.
 enum ProcMaps {
-    /// Calls `body` with the path of every file-backed mapping, once per run
-    /// of lines that map the same file (the usual layout).
-    static func forEachPath(in maps: [UInt8], _ body: (ArraySlice<UInt8>) -> Void) {
-        forEachFile(in: maps) { path, _, _ in body(path) }
-    }
-
     /// Calls `body` with the path, the file's identity (the line's device
     /// and inode: what the kernel maps, whatever the path spells) and the
     /// address range (`map_files/` names) of every file-backed mapping,
