@@ -72,7 +72,7 @@ struct BadInputTests {
 
     /// A 2,000-deep directory source is refused by the documented depth
     /// limit (256), at `ulimit -n 1024`, with nothing left behind.
-    @Test(.foreignUsers) func deepDirectorySourceIsRefusedAtLowDescriptorLimit() throws {
+    @Test(.uninspectableProcesses) func deepDirectorySourceIsRefusedAtLowDescriptorLimit() throws {
         let s = try Scratch()
         try s.write("src/top.txt", "top\n")
         makeDeepChain(s.path + "/src", depth: 2_000, leaf: "leaf.txt")
@@ -86,7 +86,7 @@ struct BadInputTests {
 
     /// A crashed install can leave any shape in staging (older versions
     /// extracted 30,000-deep archives); every later install cleans it up.
-    @Test(.foreignUsers) func deepLeftoverStagingNeverBreaksLaterInstalls() throws {
+    @Test(.uninspectableProcesses) func deepLeftoverStagingNeverBreaksLaterInstalls() throws {
         let s = try Scratch()
         try s.write("src/a.txt", "a\n")
         #expect(try s.trees(["install", "app@r1", s.path + "/src"]).status == 0)
@@ -101,7 +101,7 @@ struct BadInputTests {
 
     /// A tree made 2,000 deep after install: verify reports it (65, no
     /// crash), and remove deletes it at `ulimit -n 1024`.
-    @Test(.foreignUsers) func deepenedTreeIsVerifiedAndRemovedAtLowDescriptorLimit() throws {
+    @Test(.uninspectableProcesses) func deepenedTreeIsVerifiedAndRemovedAtLowDescriptorLimit() throws {
         let s = try Scratch()
         try s.write("src/a.txt", "a\n")
         #expect(try s.trees(["install", "app@r1", s.path + "/src"]).status == 0)

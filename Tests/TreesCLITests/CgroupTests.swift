@@ -195,7 +195,7 @@ struct CgroupTests {
         withExtendedLifetime(parent) {}
     }
 
-    @Test(.enabled(if: Facility.hasWritableCgroup, "needs a writable cgroup v2 hierarchy"), .foreignUsers)
+    @Test(.enabled(if: Facility.hasWritableCgroup, "needs a writable cgroup v2 hierarchy"), .uninspectableProcesses)
     func aMissingOrUnwritableParentFailsWithExit1AndNoLease() throws {
         let parent = try #require(TestCgroupParent())
         let s = try Scratch()

@@ -94,7 +94,7 @@ struct LockedAndUnprivilegedTests {
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: s.root + "/app/current") == "r2")
     }
 
-    @Test(.enabled(if: Facility.canDropPrivileges, "needs root and setpriv"), .foreignUsers)
+    @Test(.enabled(if: Facility.canDropPrivileges, "needs root and setpriv"), .uninspectableProcesses)
     func callerWithoutDatabaseAccessRunsUntrackedOrFailsWithRequireLease() throws {
         let s = try Scratch()
         try installRevs(s, ["r1"])

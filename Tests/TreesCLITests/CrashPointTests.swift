@@ -183,7 +183,7 @@ struct CrashPointTests {
     /// not root (issue 14): each of its steps, the two renames by which a
     /// tree enters or leaves its place included, can be killed and the next
     /// command settles it, and no tree is ever visible and writable.
-    @Test(.foreignUsers, .enabled(if: canMakeUsers, "needs root, useradd and setpriv"),
+    @Test(.uninspectableProcesses, .enabled(if: canMakeUsers, "needs root, useradd and setpriv"),
           arguments: scenarios.filter { ["install (directory)", "install (archive)", "install --activate", "activate",
                                          "rollback", "gc", "remove"].contains($0.name) })
     func everyStepOfADeployUsersCommandCanBeKilledAndTheNextCommandSettlesIt(_ scenario: Scenario) throws {

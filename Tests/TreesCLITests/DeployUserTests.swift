@@ -8,7 +8,7 @@ import Testing
 /// write permission on it: rename(2) of a directory to a new parent updates
 /// its `..`), and its gc kept everything, listing every other user's
 /// process as unknown.
-@Suite("a deploy user operating its own root", .serialized, .foreignUsers)
+@Suite("a deploy user operating its own root", .serialized, .uninspectableProcesses)
 struct DeployUserTests {
     /// What systemd's `AmbientCapabilities=` grants the packaged gc unit run as the operator.
     static let gcCapabilities = ["sys_ptrace", "dac_read_search"]

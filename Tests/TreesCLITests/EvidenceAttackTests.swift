@@ -215,7 +215,7 @@ struct EvidenceAttackTests {
     /// the path (ENAMETOOLONG). Outside every tree it must not make the
     /// process unknown (which made gc keep every tree on the host); inside
     /// one it is found by identity.
-    @Test(.enabled(if: hasPython, "needs python3"), .foreignUsers, arguments: [false, true])
+    @Test(.enabled(if: hasPython, "needs python3"), .uninspectableProcesses, arguments: [false, true])
     func processDeeperThanPathMax(insideTheTree: Bool) throws {
         let s = try Scratch()
         // 25 levels of 200-byte names: about 5,000 bytes below the start.

@@ -223,7 +223,8 @@ struct KernelPathAttackTests {
 
     /// A job holds a FUSE file open whose daemon then stops answering: the
     /// scan must not touch that mount, and gc and ps must finish in seconds.
-    @Test(.enabled(if: stallfsBinary != nil && hasPython3, "needs root, /dev/fuse, libfuse3 and python3"))
+    @Test(.enabled(if: stallfsBinary != nil && hasPython3, "needs root, /dev/fuse, libfuse3 and python3"),
+          .uninspectableProcesses)
     func stalledFUSEFileDoesNotHangTheScan() throws {
         let s = try Scratch()
         try installTwo(s)

@@ -3,7 +3,7 @@ import Testing
 
 /// `flock` needs only read access: a lock file anyone can open is a lock
 /// anyone can hold, and a command that waits for it without bound hangs.
-@Suite("locks held hostage", .serialized, .foreignUsers)
+@Suite("locks held hostage", .serialized, .uninspectableProcesses)
 struct LockHostageTests {
     /// Runs trees as the operator with a short lock timeout, under timeout(1)
     /// so that a hang fails the test instead of the suite.

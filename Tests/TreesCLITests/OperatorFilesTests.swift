@@ -7,7 +7,7 @@ import Testing
 /// `trees exec`; no checkpoint can pass a reader's snapshot, and the WAL
 /// grew from 107 KB to 3.9 MB, past its 256 KiB bound, for as long as the
 /// reader stayed.
-@Suite("the operator's files are the operator's", .serialized, .foreignUsers)
+@Suite("the operator's files are the operator's", .serialized, .uninspectableProcesses)
 struct OperatorFilesTests {
     /// Who tries: a user with no part in the root, and a job user (in the
     /// group of `.trees`, which may open the lease locks and nothing more).

@@ -43,7 +43,7 @@ struct PsTests {
     /// environment variable can make the CLI pretend a reboot
     /// (`LeaseAttackTests.testBootIDVariableDoesNotDropLiveLeases`).
 
-    @Test(.enabled(if: Facility.canDropPrivileges, "needs root and setpriv"), .foreignUsers)
+    @Test(.enabled(if: Facility.canDropPrivileges, "needs root and setpriv"), .uninspectableProcesses)
     func uninspectableProcessesAreReportedUnknown() throws {
         let s = try Scratch()
         try installRevs(s, ["r1"])

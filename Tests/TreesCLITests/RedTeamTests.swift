@@ -4,7 +4,7 @@ import Testing
 /// The one promise (a tree is deleted only after its last job has exited)
 /// tried again after the lease-lock rebuild, as an attacker reading the code
 /// and as a messy host would. Each test once made gc delete a tree in use.
-@Suite("red team", .serialized, .foreignUsers)
+@Suite("red team", .serialized, .uninspectableProcesses)
 struct RedTeamTests {
     /// The state letter of `/proc/PID/stat` (after the last `)`).
     func procState(_ pid: Int32) -> Character? {

@@ -12,7 +12,7 @@ func grantHolders(_ s: Scratch, _ group: TestGroup) throws {
 }
 
 /// Each role of trees(1), WHO MAY DO WHAT, tried as its own user.
-@Suite("who may do what", .serialized, .foreignUsers)
+@Suite("who may do what", .serialized, .uninspectableProcesses)
 struct RolesTests {
     func leaseOnlyJob(_ s: Scratch, _ tree: String) -> [String] {
         ["exec", "--root", s.root, tree, "--no-chdir", "--", "/usr/bin/env", "-i", "/bin/sleep", "30"]

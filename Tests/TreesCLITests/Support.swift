@@ -40,12 +40,12 @@ final class Scratch {
     let url: URL
     var path: String { url.path }
     var root: String { url.appendingPathComponent("root").path }
-    /// Whether this scratch holds `ForeignUIDGate` shared (every test but a `.foreignUsers` one).
+    /// Whether this scratch holds `UninspectableGate` shared (every test but a `.uninspectableProcesses` one).
     private let gated: Bool
 
     init() throws {
-        gated = !ForeignUIDGate.holdsExclusive
-        if gated { ForeignUIDGate.shared.enterShared() }
+        gated = !UninspectableGate.holdsExclusive
+        if gated { UninspectableGate.shared.enterShared() }
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("trees-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
         url = URL(fileURLWithPath: base.resolvingSymlinksInPath().path)
@@ -54,7 +54,7 @@ final class Scratch {
     deinit {
         _ = try? Process.run(URL(fileURLWithPath: "/bin/chmod"), arguments: ["-R", "u+w", url.path]).waitUntilExit()
         try? FileManager.default.removeItem(at: url)
-        if gated { ForeignUIDGate.shared.leaveShared() }
+        if gated { UninspectableGate.shared.leaveShared() }
     }
 
     /// Writes a file (creating parent directories).
@@ -229,19 +229,20 @@ struct TestFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Keeps tests that run processes under another uid apart from the rest.
+/// Keeps tests that leave processes trees cannot inspect apart from the rest.
 ///
 /// Here root has no CAP_SYS_PTRACE, so a process of another uid cannot be
 /// inspected, and gc, wait and remove rightly fail closed on it: any such
 /// process alive during another test would make that test's gc keep trees
 /// it expects deleted. The same holds for a process whose files lie deeper
 /// than PATH_MAX (the deep-tree tests' own trees processes): its links
-/// cannot be read. Tests marked `.foreignUsers` hold this gate alone;
+/// cannot be read; nor can a process blocked on a stalled FUSE file past
+/// the scan's deadline. Tests marked `.uninspectableProcesses` hold this gate alone;
 /// every other test holds it shared from its `Scratch` on, so the two kinds
 /// never overlap while each kind still runs in parallel with itself.
-final class ForeignUIDGate: @unchecked Sendable {
-    static let shared = ForeignUIDGate()
-    /// Set inside a `.foreignUsers` test, whose own `Scratch` must not wait for itself.
+final class UninspectableGate: @unchecked Sendable {
+    static let shared = UninspectableGate()
+    /// Set inside a `.uninspectableProcesses` test, whose own `Scratch` must not wait for itself.
     @TaskLocal static var holdsExclusive = false
 
     private let condition = NSCondition()
@@ -277,21 +278,21 @@ final class ForeignUIDGate: @unchecked Sendable {
     }
 }
 
-/// `.foreignUsers`: the test runs processes under another uid (see `ForeignUIDGate`).
-struct ForeignUsersTrait: TestTrait, SuiteTrait, TestScoping {
+/// `.uninspectableProcesses`: the test runs processes trees cannot inspect (see `UninspectableGate`).
+struct UninspectableTrait: TestTrait, SuiteTrait, TestScoping {
     var isRecursive: Bool { true }
 
     func provideScope(for test: Test, testCase: Test.Case?,
                       performing function: @Sendable () async throws -> Void) async throws {
         guard testCase != nil else { return try await function() }
-        ForeignUIDGate.shared.enterExclusive()
-        defer { ForeignUIDGate.shared.leaveExclusive() }
-        try await ForeignUIDGate.$holdsExclusive.withValue(true) { try await function() }
+        UninspectableGate.shared.enterExclusive()
+        defer { UninspectableGate.shared.leaveExclusive() }
+        try await UninspectableGate.$holdsExclusive.withValue(true) { try await function() }
     }
 }
 
-extension Trait where Self == ForeignUsersTrait {
-    static var foreignUsers: Self { Self() }
+extension Trait where Self == UninspectableTrait {
+    static var uninspectableProcesses: Self { Self() }
 }
 
 /// A job that holds nothing of `tree` but a mapping of `lib/f1.txt`: it maps
