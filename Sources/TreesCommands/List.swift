@@ -66,7 +66,7 @@ struct List: ParsableCommand {
         var rows: [Row] = []
         for tree in try store.trees(name: filter, includeDeleted: all) {
             if currents[tree.ref.name] == nil {
-                currents[tree.ref.name] = try Activation.currentRev(of: tree.ref.name, in: root)
+                currents[tree.ref.name] = try root.currentRev(of: tree.ref.name)
             }
             let usage = !self.usage || tree.state == .deleted ? nil : try root.usage(of: tree.ref)
             rows.append(Row(

@@ -3,11 +3,6 @@ import Glibc
 #endif
 
 extension Activation {
-    /// The history event written before `current` is renamed.
-    static let intentEvent = "activating"
-    /// Written when recovery finds that an intended activation never happened.
-    static let undoneEvent = "activation-undone"
-
     /// An activation whose intent was committed but whose outcome was not.
     public struct PendingActivation: Sendable, Equatable {
         public let tree: TreeRef
@@ -17,8 +12,8 @@ extension Activation {
     /// Intents without an outcome, one per name at most (activations of a
     /// name are serialised, so only the latest can be pending).
     public func pending(_ name: TreeName? = nil) throws -> [PendingActivation] {
-        try store.latestActivationEvents(name, events: [Activation.intentEvent, "activated", Activation.undoneEvent]).compactMap { row in
-            guard row.event == Activation.intentEvent, let name = try? TreeName(row.name), let rev = try? Rev(row.rev) else { return nil }
+        try store.latestActivationEvents(name, events: [.activating, .activated, .activationUndone]).compactMap { row in
+            guard row.event == .activating, let name = try? TreeName(row.name), let rev = try? Rev(row.rev) else { return nil }
             return PendingActivation(tree: TreeRef(name: name, rev: rev), previous: row.previous.flatMap { try? Rev($0) })
         }
     }
@@ -35,12 +30,12 @@ extension Activation {
             for intent in try pending(name) {
                 let nameDir = try root.nameDirectory(intent.tree.name)
                 if let nameDir { _ = unlinkat(nameDir.fd, ".current.new", 0) }
-                let onDisk = try nameDir.flatMap { try Activation.currentRev($0) }
+                let onDisk = try nameDir.flatMap { try Root.currentRev(in: $0) }
                 try store.write {
                     if onDisk == intent.tree.rev {
                         try finish(intent.tree, previous: intent.previous)
                     } else {
-                        try store.record(intent.tree.name.value, intent.tree.rev.value, event: Activation.undoneEvent,
+                        try store.record(intent.tree.name.value, intent.tree.rev.value, event: .activationUndone,
                                          previous: intent.previous?.value, detail: "current stayed at \(onDisk?.value ?? "nothing")")
                     }
                 }

@@ -14,30 +14,6 @@ public struct Activation {
         self.store = store
     }
 
-    /// The rev `ROOT/NAME/current` points at, or nil when there is none.
-    /// A link whose target is not a plain valid rev is reported, not followed.
-    public static func currentRev(of name: TreeName, in root: Root) throws -> Rev? {
-        guard let nameDir = try root.nameDirectory(name) else { return nil }
-        return try currentRev(nameDir)
-    }
-
-    static func currentRev(_ nameDir: Directory) throws -> Rev? {
-        let target: String
-        do {
-            target = try nameDir.readLink("current")
-        } catch let e as TreesError where e.errno == .noSuchFileOrDirectory {
-            return nil
-        } catch let e as TreesError where e.errno == .invalidArgument {
-            throw TreesError(.failure, "\(nameDir.path)/current is not a symlink",
-                             hint: "Move it away; trees manages this link itself.")
-        }
-        guard Rev.isValid(target), let rev = try? Rev(target) else {
-            throw TreesError(.failure, "\(nameDir.path)/current points at \(quoted(target)), which is not a revision",
-                             hint: "Run `trees activate NAME@REV` to point it at an installed tree.")
-        }
-        return rev
-    }
-
     /// Points `current` at REV with one `rename(2)` of a fresh relative symlink.
     ///
     /// Crash safety: the database never runs ahead of the disk. An
@@ -64,9 +40,9 @@ public struct Activation {
                     throw TreesError(.notFound, "\(root.treePath(ref)) is missing on disk",
                                      hint: "Reinstall it, or run `trees verify \(ref)`.")
                 }
-                let previous = try Activation.currentRev(nameDir)
+                let previous = try Root.currentRev(in: nameDir)
                 if previous != ref.rev {
-                    try store.record(ref.name.value, ref.rev.value, event: Activation.intentEvent, previous: previous?.value)
+                    try store.record(ref.name.value, ref.rev.value, event: .activating, previous: previous?.value)
                 }
                 return (nameDir, previous)
             }
@@ -89,7 +65,7 @@ public struct Activation {
     /// outcome of an activation, written once the link is on disk.
     func finish(_ ref: TreeRef, previous: Rev?) throws {
         try store.recordActivation(ref, previous: previous, at: unixNow())
-        try store.record(ref.name.value, ref.rev.value, event: "activated", previous: previous?.value)
+        try store.record(ref.name.value, ref.rev.value, event: .activated, previous: previous?.value)
     }
 
     /// Activates the revision that was current before the present one.
@@ -104,7 +80,7 @@ public struct Activation {
     }
 
     private func rollbackNow(_ name: TreeName) throws -> TreeRef {
-        guard let current = try Activation.currentRev(of: name, in: root) else {
+        guard let current = try root.currentRev(of: name) else {
             throw TreesError(.notFound, "\(name) has no current revision to roll back from")
         }
         guard let text = try store.previousRev(TreeRef(name: name, rev: current)), let previous = try? Rev(text) else {
@@ -115,7 +91,7 @@ public struct Activation {
             throw TreesError(.notFound, "the previous revision \(target) is no longer installed")
         }
         try activate(target)
-        try store.write { try store.record(name.value, previous.value, event: "rolled-back", previous: current.value) }
+        try store.write { try store.record(name.value, previous.value, event: .rolledBack, previous: current.value) }
         return target
     }
 }

@@ -37,7 +37,7 @@ extension Store {
     /// Install's intent: an `installing` row with what the tree will hold
     /// (a rev deleted before starts afresh), and its manifest.
     /// - Returns: the row.
-    func beginInstall(_ ref: TreeRef, path: String, manifest: Manifest) throws -> TreeRecord {
+    func beginInstall(_ ref: TreeRef, path: String, manifest: some StoredManifest) throws -> TreeRecord {
         try checkTransition(ref, .beginInstall)
         try query("""
             INSERT INTO trees (name, rev, state, path, digest, bytes, files, state_changed_at)
@@ -65,7 +65,7 @@ extension Store {
         let (id, to) = try checkTransition(ref, .markInstalled)
         let now = unixNow()
         try setState(id, to, at: now, extra: ", installed_at = ?", [.int(now)])
-        try record(ref.name.value, ref.rev.value, event: "installed", detail: detail)
+        try record(ref.name.value, ref.rev.value, event: .installed, detail: detail)
     }
 
     /// gc's mark: from now on the tree takes no new lease.
@@ -112,7 +112,7 @@ extension Store {
 
     /// doctor: records a tree found on disk as ready, with its manifest, as
     /// current since now if `activatedAt` is given.
-    func adopt(_ ref: TreeRef, path: String, manifest: Manifest, at now: Int64, activatedAt: Int64?) throws {
+    func adopt(_ ref: TreeRef, path: String, manifest: some StoredManifest, at now: Int64, activatedAt: Int64?) throws {
         try checkTransition(ref, .adopt)
         try query("""
             INSERT INTO trees (name, rev, state, path, digest, bytes, files, installed_at, activated_at, state_changed_at)
@@ -129,7 +129,7 @@ extension Store {
 
     /// Stores (or replaces) the manifest of a tree: install's intent, its
     /// recovery, doctor.
-    func saveManifest(_ manifest: Manifest, treeID: Int64) throws {
+    func saveManifest(_ manifest: some StoredManifest, treeID: Int64) throws {
         try query("INSERT OR REPLACE INTO manifests (tree_id, body) VALUES (?, ?)", [.int(treeID), .blob(manifest.encoded)])
     }
 

@@ -10,7 +10,7 @@ import Testing
             let store = try root.openStore(create: true)
             #expect(try store.query("PRAGMA user_version").first?.first?.int == Store.schemaVersion)
             #expect(try store.query("PRAGMA journal_mode").first?.first?.text == "wal")
-            try store.write { try store.record("app", "r1", event: "test") }
+            try store.write { try store.record("app", "r1", event: .installed) }
         }
         let again = try root.openStore()
         #expect(try again.query("SELECT count(*) FROM history").first?.first?.int == 1)
@@ -42,7 +42,7 @@ import Testing
         struct Boom: Error {}
         #expect(throws: Boom.self) {
             try store.write {
-                try store.record("app", "r1", event: "test")
+                try store.record("app", "r1", event: .installed)
                 throw Boom()
             }
         }
@@ -69,7 +69,7 @@ import Testing
         defer { close(fd) }
         #expect(flock(fd, LOCK_EX) == 0)
         let started = Date()
-        #expect(throws: TreesError.self) { try store.write { try store.record("app", "r1", event: "test") } }
+        #expect(throws: TreesError.self) { try store.write { try store.record("app", "r1", event: .installed) } }
         let waited = Date().timeIntervalSince(started)
         #expect(waited >= 0.25 && waited < 5, "waited \(waited)s")
     }
