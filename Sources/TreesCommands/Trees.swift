@@ -33,7 +33,7 @@ struct Trees: ParsableCommand {
             \(exitStatusHelp)
             """,
         version: "0.1.0",
-        subcommands: [Install.self, Activate.self, Rollback.self, List.self, Verify.self,
+        subcommands: [Install.self, Activate.self, Rollback.self, Mark.self, History.self, List.self, Verify.self,
                       Exec.self, LeaseCommand.self, Ps.self, Wait.self, GC.self, Pin.self, Unpin.self, Remove.self,
                       Doctor.self, Status.self, Log.self, Metrics.self])
 

@@ -24,8 +24,13 @@ public struct Activation {
     /// reading `current` on disk. The write lock is held across all of it,
     /// so no other writer (gc above all) sees the half-step.
     /// - Returns: the rev that was current before, if any.
+    /// - Parameters:
+    ///   - force: activate a release marked bad (refused otherwise, 65).
+    ///   - alongWithIntent: more to write in the transaction of the intent,
+    ///     before `current` moves (rollback marks the release it leaves bad
+    ///     there, so a kill can never leave it current and unmarked).
     @discardableResult
-    public func activate(_ ref: TreeRef) throws -> Rev? {
+    public func activate(_ ref: TreeRef, force: Bool = false, alongWithIntent: ((Rev?) throws -> Void)? = nil) throws -> Rev? {
         try store.serialized {
             try recover(ref.name)
             let (nameDir, previous): (Directory, Rev?) = try store.write {
@@ -36,29 +41,46 @@ public struct Activation {
                     throw TreesError(.temporary, "\(ref) is \(row.state.rawValue) and cannot become current",
                                      hint: "Wait for the running `trees gc` to finish, then try again.")
                 }
+                guard row.verdict.verdict != .bad || force else {
+                    throw TreesError(.badInput, "\(ref) is marked bad\(row.verdict.reason.map { " (\($0))" } ?? "")",
+                                     hint: "Activate it anyway with --force, or mark it good first: trees mark \(ref) good --reason TEXT.")
+                }
                 guard let nameDir = try root.treeParent(ref) else {
                     throw TreesError(.notFound, "\(root.treePath(ref)) is missing on disk",
                                      hint: "Reinstall it, or run `trees verify \(ref)`.")
                 }
                 let previous = try Root.currentRev(in: nameDir)
                 if previous != ref.rev {
-                    try store.record(ref.name.value, ref.rev.value, event: .activating, previous: previous?.value)
+                    // A return (rollback, a failed check) is rolled forward
+                    // by recovery: what was written with its intent (the
+                    // release it leaves marked bad) stands, so must the move.
+                    try store.record(ref.name.value, ref.rev.value, event: .activating, previous: previous?.value,
+                                     detail: alongWithIntent == nil ? nil : Activation.rollForward)
                 }
+                try alongWithIntent?(previous)
                 return (nameDir, previous)
             }
             if previous == ref.rev { return previous }
-            let temporary = ".current.new"
-            _ = unlinkat(nameDir.fd, temporary, 0)
-            try syscall("cannot create symlink", "\(nameDir.path)/\(temporary)") {
-                symlinkat(ref.rev.value, nameDir.fd, temporary)
-            }
-            try syscall("cannot replace", "\(nameDir.path)/current") {
-                renameat(nameDir.fd, temporary, nameDir.fd, "current")
-            }
-            try nameDir.sync()
+            try pointCurrent(nameDir, at: ref.rev)
             try store.write { try finish(ref, previous: previous) }
             return previous
         }
+    }
+
+    /// The detail of an intent that recovery completes rather than undoes.
+    static let rollForward = "roll forward"
+
+    /// Swaps `current` to `rev`: a fresh relative symlink renamed over it, then the directory synced.
+    func pointCurrent(_ nameDir: Directory, at rev: Rev) throws {
+        let temporary = ".current.new"
+        _ = unlinkat(nameDir.fd, temporary, 0)
+        try syscall("cannot create symlink", "\(nameDir.path)/\(temporary)") {
+            symlinkat(rev.value, nameDir.fd, temporary)
+        }
+        try syscall("cannot replace", "\(nameDir.path)/current") {
+            renameat(nameDir.fd, temporary, nameDir.fd, "current")
+        }
+        try nameDir.sync()
     }
 
     /// Records that REV became current and `previous` stopped being so: the
@@ -66,32 +88,5 @@ public struct Activation {
     func finish(_ ref: TreeRef, previous: Rev?) throws {
         try store.recordActivation(ref, previous: previous, at: unixNow())
         try store.record(ref.name.value, ref.rev.value, event: .activated, previous: previous?.value)
-    }
-
-    /// Activates the revision that was current before the present one.
-    /// Throws `.notFound` (66) when there is none or it is gone.
-    public func rollback(_ name: TreeName) throws -> TreeRef {
-        try store.serialized {
-            // A killed activate is settled first, so history names the rev
-            // that is current on disk.
-            try recover(name)
-            return try rollbackNow(name)
-        }
-    }
-
-    private func rollbackNow(_ name: TreeName) throws -> TreeRef {
-        guard let current = try root.currentRev(of: name) else {
-            throw TreesError(.notFound, "\(name) has no current revision to roll back from")
-        }
-        guard let text = try store.previousRev(TreeRef(name: name, rev: current)), let previous = try? Rev(text) else {
-            throw TreesError(.notFound, "\(name)@\(current) has no previous revision to roll back to")
-        }
-        let target = TreeRef(name: name, rev: previous)
-        guard let row = try store.tree(target), row.state == .ready || row.state == .condemned else {
-            throw TreesError(.notFound, "the previous revision \(target) is no longer installed")
-        }
-        try activate(target)
-        try store.write { try store.record(name.value, previous.value, event: .rolledBack, previous: current.value) }
-        return target
     }
 }

@@ -54,13 +54,17 @@ public struct Collector {
             // Most recently installed first; the current tree does not count against --keep.
             let trees = all.filter { $0.ref.name == name }
                 .sorted { ($0.installedAt ?? 0, $0.id) > ($1.installedAt ?? 0, $1.id) }
-            var kept = 0
+            // Bad releases take no --keep place: rollback never goes to one.
+            var kept = 0, keptGood = 0
             for tree in trees {
                 if tree.ref.rev == current {
                     outcomes.append(GCOutcome(tree: tree.ref, action: .kept, reason: "current"))
                 } else if tree.pinned {
                     outcomes.append(GCOutcome(tree: tree.ref, action: .kept, reason: "pinned"))
-                } else if kept < policy.keep {
+                } else if tree.verdict.verdict == .good && keptGood < policy.keepGood {
+                    keptGood += 1
+                    outcomes.append(GCOutcome(tree: tree.ref, action: .kept, reason: "last good"))
+                } else if tree.verdict.verdict != .bad && kept < policy.keep {
                     kept += 1
                     outcomes.append(GCOutcome(tree: tree.ref, action: .kept, reason: "kept for rollback"))
                 } else if now() - (tree.deactivatedAt ?? tree.installedAt ?? 0) < policy.minAge {

@@ -17,4 +17,7 @@ public enum HistoryEvent: String, Sendable, CaseIterable {
     case gcKept = "gc-kept"
     case leaseRefused = "lease-refused"
     case pinned, unpinned
+    /// A verdict given (`mark`, `activate --check`, `rollback`); the detail says who and why.
+    case markedGood = "marked-good"
+    case markedBad = "marked-bad"
 }

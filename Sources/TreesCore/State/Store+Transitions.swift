@@ -46,7 +46,8 @@ extension Store {
                 digest = excluded.digest, bytes = excluded.bytes, files = excluded.files,
                 state_changed_at = excluded.state_changed_at, pinned = 0,
                 installed_at = NULL, activated_at = NULL, deactivated_at = NULL,
-                deleted_at = NULL, delete_reason = NULL, bytes_freed = NULL
+                deleted_at = NULL, delete_reason = NULL, bytes_freed = NULL,
+                verdict = 'unverified', verdict_by = NULL, verdict_at = NULL, verdict_reason = NULL
             """, [.text(ref.name.value), .text(ref.rev.value), .text(path), .text(manifest.digest),
                   .int(manifest.bytes), .int(manifest.files), .int(unixNow())])
         guard let row = try tree(ref) else { throw TreesError(.failure, "the row of \(ref) vanished during install") }
@@ -147,6 +148,24 @@ extension Store {
             try query("UPDATE trees SET deactivated_at = ? WHERE name = ? AND rev = ?",
                       [.int(time), .text(ref.name.value), .text(previous.value)])
         }
+    }
+
+    /// Gives `ref` a verdict (`Verdict.transitions`), with who and why, and a
+    /// history entry. Call inside `write`.
+    /// - Throws: `.notFound` (66) when the tree is not installed; `.failure`
+    ///   when the table forbids the change.
+    func setVerdict(_ ref: TreeRef, _ verdict: Verdict, by who: String, reason: String?, at time: Int64) throws {
+        guard db.inTransaction else { throw TreesError(.failure, "verdict of \(ref) outside a write transaction") }
+        guard let row = try tree(ref), Verdict.judgeableStates.contains(row.state) else {
+            throw TreesError(.notFound, "no installed tree \(ref)", hint: "Only an installed tree can be marked; see trees list.")
+        }
+        guard row.verdict.verdict.may(become: verdict) else {
+            throw TreesError(.failure, "cannot mark \(ref) \(verdict.rawValue): it is \(row.verdict.verdict.rawValue)")
+        }
+        try query("UPDATE trees SET verdict = ?, verdict_by = ?, verdict_at = ?, verdict_reason = ? WHERE id = ?",
+                  [.text(verdict.rawValue), .text(who), .int(time), reason.map { .text($0) } ?? .null, .int(row.id)])
+        try record(ref.name.value, ref.rev.value, event: verdict == .good ? .markedGood : .markedBad,
+                   detail: [who, reason].compactMap { $0 }.joined(separator: ": "))
     }
 
     /// gc: the tree stopped being current at `time` (seen only now, the link moved without trees).
