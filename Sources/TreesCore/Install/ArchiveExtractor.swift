@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CArchive
+import CTreesShim
 
 /// Extracts a tar archive (plain, gzip, xz or zstd; decoded by libarchive)
 /// into a staging directory. libarchive only reads; every file is created
@@ -26,25 +27,25 @@ struct ArchiveExtractor {
     let archivePath: String
 
     mutating func extract(into root: Directory) throws {
-        guard let archive = archive_read_new() else {
+        guard let archive = CT_archive_read_new() else {
             throw TreesError(.failure, libarchiveLoadError ?? "cannot allocate an archive reader")
         }
-        defer { archive_read_free(archive) }
+        defer { CT_archive_read_free(archive) }
         try CompressedStreamCheck(path: archivePath, fail: bad).run()
-        archive_read_support_filter_gzip(archive)
-        archive_read_support_filter_xz(archive)
-        archive_read_support_filter_zstd(archive)
-        archive_read_support_format_tar(archive)
+        CT_archive_read_support_filter_gzip(archive)
+        CT_archive_read_support_filter_xz(archive)
+        CT_archive_read_support_filter_zstd(archive)
+        CT_archive_read_support_format_tar(archive)
 
         let fd = try syscall("cannot open archive", archivePath) { open(archivePath, O_RDONLY | O_CLOEXEC) }
         let file = FileDescriptor(fd)
-        guard archive_read_open_fd(archive, file.raw, 1 << 16) == ARCHIVE_OK else {
+        guard CT_archive_read_open_fd(archive, file.raw, 1 << 16) == ARCHIVE_OK else {
             throw bad("cannot read archive: \(message(archive))")
         }
         var buffer = [UInt8](repeating: 0, count: 1 << 18)
         var entry: OpaquePointer?
         while true {
-            let rc = archive_read_next_header(archive, &entry)
+            let rc = CT_archive_read_next_header(archive, &entry)
             if rc == ARCHIVE_EOF { break }
             // ARCHIVE_RETRY (a damaged header) counts as damage, not as a member.
             guard rc == ARCHIVE_OK || rc == ARCHIVE_WARN, let entry else {
@@ -52,7 +53,7 @@ struct ArchiveExtractor {
             }
             // The raw form: the `_utf8` and wide forms re-encode, and
             // String(cString:) would turn invalid bytes into U+FFFD.
-            guard let rawPath = archive_entry_pathname(entry) else {
+            guard let rawPath = CT_archive_entry_pathname(entry) else {
                 throw bad("archive member with an unreadable name")
             }
             let memberPath = FileName(cString: rawPath)
@@ -62,7 +63,7 @@ struct ArchiveExtractor {
             let parent = try openParent(root, components.dropLast(), member: shown, create: true)
             let name = components.last!
 
-            if let rawTarget = archive_entry_hardlink(entry) {
+            if let rawTarget = CT_archive_entry_hardlink(entry) {
                 let target = FileName(cString: rawTarget)
                 if try memberComponents(target, what: "hard link \(shown)") == components {
                     throw bad("hard link \(shown) names itself")
@@ -73,8 +74,8 @@ struct ArchiveExtractor {
                 hashes[treePath(components)] = try hashes[treePath(memberComponents(target))]
                 continue
             }
-            let type = archive_entry_filetype(entry) & 0o170000
-            let perm = mode_t(archive_entry_perm(entry)) & 0o7777 & ~0o6022
+            let type = CT_archive_entry_filetype(entry) & 0o170000
+            let perm = mode_t(CT_archive_entry_perm(entry)) & 0o7777 & ~0o6022
             switch type {
             case 0o040000:
                 let rc = name.withCName { mkdirat(parent.fd, $0, 0o700) }
@@ -92,7 +93,7 @@ struct ArchiveExtractor {
                 let hasher = SHA256()
                 var size: Int64 = 0
                 while true {
-                    let n = buffer.withUnsafeMutableBytes { archive_read_data(archive, $0.baseAddress, $0.count) }
+                    let n = buffer.withUnsafeMutableBytes { CT_archive_read_data(archive, $0.baseAddress, $0.count) }
                     if n == 0 { break }
                     if n < 0 { throw bad("damaged archive at \(shown): \(message(archive))") }
                     buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
@@ -104,7 +105,7 @@ struct ArchiveExtractor {
                 try syscall("cannot set mode of", parent.child(name)) { fchmod(output.raw, perm | 0o600) }
                 tally.files += 1
             case 0o120000:
-                guard let rawTarget = archive_entry_symlink(entry) else {
+                guard let rawTarget = CT_archive_entry_symlink(entry) else {
                     throw bad("archive symlink \(shown) has no target")
                 }
                 let target = FileName(cString: rawTarget)
@@ -120,7 +121,7 @@ struct ArchiveExtractor {
             if tally.files % 256 == 0 { progress?(tally) }
         }
         // Whatever the tar reader left unread must still decode cleanly.
-        if archive_read_close(archive) != ARCHIVE_OK {
+        if CT_archive_read_close(archive) != ARCHIVE_OK {
             throw bad("damaged archive: \(message(archive))")
         }
     }
@@ -130,7 +131,7 @@ struct ArchiveExtractor {
     }
 
     private func message(_ archive: OpaquePointer) -> String {
-        archive_error_string(archive).map { String(cString: $0) } ?? "unknown error"
+        CT_archive_error_string(archive).map { String(cString: $0) } ?? "unknown error"
     }
 
     private func bad(_ text: String) -> TreesError {
