@@ -21,7 +21,7 @@ struct Rollback: ParsableCommand {
     @Argument(help: ArgumentHelp("The code base to roll back.", valueName: "NAME"))
     var name: String
 
-    @Option(help: ArgumentHelp("Where to go: last-good (the good revision most recently current), a REV, or -N (N steps back, skipping bad ones).", valueName: "TARGET"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Where to go: last-good (the good revision most recently current), a REV, or -N (N steps back, skipping bad ones).", valueName: "TARGET"))
     var to: String?
 
     @Flag(help: "Do not mark the revision left bad.")
