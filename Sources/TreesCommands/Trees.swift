@@ -10,7 +10,8 @@ let exitStatusHelp = """
       1   unexpected failure, or a damaged or unusable state database
       64  usage error (bad option, bad DURATION)
       65  bad input: invalid NAME or REV, hostile or damaged archive,
-          conflicting re-install, modified tree (verify)
+          conflicting re-install, modified tree (verify), a release
+          marked bad (activate without --force, a failed --check)
       66  no such tree, source, git ref or previous revision
       75  temporary: busy, in use, timed out, or no space left; retry later
     """
