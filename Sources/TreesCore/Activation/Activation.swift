@@ -65,6 +65,8 @@ public struct Activation {
                                      hint: "Reinstall it, or run `trees verify \(ref)`.")
                 }
                 let previous = try Activation.currentRev(nameDir)
+                // Jobs of the new tree write through its shared links from their first moment.
+                if previous != ref.rev { try SharedPaths(root: root, store: store).prepare(ref.name) }
                 if previous != ref.rev {
                     try store.record(ref.name.value, ref.rev.value, event: Activation.intentEvent, previous: previous?.value)
                 }

@@ -62,6 +62,8 @@ public struct Installer {
         let tree = try container.dir.openDirectory("tree")
         let index = dedup ? try DedupIndex.load(for: ref.name, root: root, store: store) : .empty
         let known = try fill(tree, from: source, sourceDir: sourceDir, scratch: container.dir.path, dedup: index)
+        // Shared paths are linked in before sealing, so the links are in the manifest.
+        try SharedLinker(root: root, declarations: try store.sharedDeclarations(of: ref.name)).link(into: tree, ref: ref)
         // The tree's own directory is readable by jobs of every user, as the
         // root of an installed program usually is. Its write bits stay until
         // it has left staging (`Transit`); everything below is sealed now.
