@@ -52,6 +52,12 @@ public struct Activation {
     public func activate(_ ref: TreeRef) throws -> Rev? {
         try store.serialized {
             try recover(ref.name)
+            // Jobs of the new tree write through its shared links from their
+            // first moment. File work, so outside the transaction below: a
+            // job's lease must not wait for a chown or an fsync.
+            if try store.tree(ref)?.state == .ready, try Activation.currentRev(of: ref.name, in: root) != ref.rev {
+                try SharedPaths(root: root, store: store).prepare(ref.name)
+            }
             let (nameDir, previous): (Directory, Rev?) = try store.write {
                 guard let row = try store.tree(ref), row.state != .deleted, row.state != .installing else {
                     throw TreesError(.notFound, "no tree \(ref)", hint: "Install it first: trees install \(ref) SOURCE.")
@@ -65,8 +71,6 @@ public struct Activation {
                                      hint: "Reinstall it, or run `trees verify \(ref)`.")
                 }
                 let previous = try Activation.currentRev(nameDir)
-                // Jobs of the new tree write through its shared links from their first moment.
-                if previous != ref.rev { try SharedPaths(root: root, store: store).prepare(ref.name) }
                 if previous != ref.rev {
                     try store.record(ref.name.value, ref.rev.value, event: Activation.intentEvent, previous: previous?.value)
                 }
