@@ -125,6 +125,34 @@ struct SharedTests {
         #expect(try s.trees(["doctor"]).status == 0)
     }
 
+    @Test func aRetriedInstallIsANoOpWhateverSharedPathsChangedMeanwhile() throws {
+        let s = try Scratch()
+        // An archive installed before a declaration, installed again after it.
+        let src1 = try source(s, "r1")
+        #expect(try run("/bin/tar", ["-cf", s.path + "/r1.tar", "-C", src1, "."]).status == 0)
+        #expect(try s.trees(["install", "app@r1", s.path + "/r1.tar", "--activate"]).status == 0)
+        #expect(try s.trees(["shared", "app", "add", "log"]).status == 0)
+        var again = try s.trees(["install", "app@r1", s.path + "/r1.tar"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(!s.exists("root/app/r1/log"))
+        // A directory installed with a link, installed again once it is forgotten, and once another is declared.
+        try install(s, "r2")
+        #expect(linkTarget(s.root + "/app/r2/log") == "../shared/log")
+        #expect(try s.trees(["shared", "app", "add", "var/run"]).status == 0)
+        again = try s.trees(["install", "app@r2", s.path + "/src-r2"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try s.trees(["shared", "app", "remove", "log"]).status == 0)
+        #expect(try s.trees(["install", "app@r2", s.path + "/src-r2"]).status == 0)
+        #expect(linkTarget(s.root + "/app/r2/log") == "../shared/log" && !s.exists("root/app/r2/var"))
+        // Different content is still refused.
+        try s.write("src-r2/lib/x/code.txt", "changed\n")
+        #expect(try s.trees(["install", "app@r2", s.path + "/src-r2"]).status == 65)
+        try s.write("src-r2/lib/x/code.txt", "r2\n")
+        try s.write("src-r2/var/run/pid", "1\n")
+        #expect(try s.trees(["install", "app@r2", s.path + "/src-r2"]).status == 65)
+        #expect(try s.trees(["verify", "app@r1"]).status == 0 && s.trees(["verify", "app@r2"]).status == 0)
+    }
+
     @Test func aSourceWithContentAtASharedPathIsRefusedAndNothingChanges() throws {
         let s = try Scratch()
         try install(s, "r1")

@@ -150,7 +150,10 @@ public struct Installer {
             return nil
         }
         if let existing {
-            guard existing.digest == digest else {
+            // Shared paths declared or forgotten since change the links a tree
+            // gets, not its content: a retried rollout is still a no-op.
+            let recorded = try store.manifest(treeID: existing.id).flatMap(Manifest.decode)
+            guard existing.digest == digest || recorded.map({ SharedLinker.sameContent($0, manifest) }) == true else {
                 throw TreesError(.badInput, "\(ref) is already installed with different content (\(existing.digest ?? "no digest"), new \(digest))",
                                  hint: "A revision's content never changes; install it under a new REV.")
             }

@@ -107,6 +107,42 @@ struct SharedLinker {
         }
     }
 
+    /// Whether two manifests of one REV hold the same content once trees'
+    /// own shared links are set aside (a link at a valid shared path whose
+    /// target is that path's `linkTarget`) with the directories that only
+    /// held them. Where one holds such a link, the other must hold the same
+    /// link or nothing: content there (a tree installed before a `--seed`
+    /// declaration) cannot be compared, so it stays a conflict.
+    static func sameContent(_ a: Manifest, _ b: Manifest) -> Bool {
+        func isSharedLink(_ e: Manifest.Entry) -> Bool {
+            guard e.kind == UInt8(ascii: "l"), let text = String(validating: e.path, as: UTF8.self),
+                  let path = try? SharedPath(text) else { return false }
+            return e.value == Array(path.linkTarget.utf8)
+        }
+        let links = Set((a.entries + b.entries).filter(isSharedLink).map(\.path))
+        func under(_ path: FileName, _ top: FileName) -> Bool {
+            path == top || (path.count > top.count && path.starts(with: top) && path[top.count] == 0x2f)
+        }
+        for link in links {
+            for m in [a, b] where m.entries.contains(where: { under($0.path, link) && !(isSharedLink($0) && $0.path == link) }) {
+                return false
+            }
+        }
+        func stripped(_ m: Manifest) -> Manifest {
+            var kept = m.entries.filter { e in !links.contains { under(e.path, $0) } }
+            // Directories left empty that lie above a link: made to hold it.
+            while let i = kept.lastIndex(where: { e in
+                e.kind == UInt8(ascii: "d") && e.path != Manifest.rootPath
+                    && links.contains { under($0, e.path) }
+                    && !kept.contains { $0.path != e.path && under($0.path, e.path) }
+            }) {
+                kept.remove(at: i)
+            }
+            return Manifest(entries: kept)
+        }
+        return !links.isEmpty && stripped(a).digest == stripped(b).digest
+    }
+
     private func copyData(from src: FileDescriptor, to dst: FileDescriptor, shown: String) throws {
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while true {
