@@ -9,9 +9,10 @@ let exitStatusHelp = """
       0   success
       1   unexpected failure, or a damaged or unusable state database
       64  usage error (bad option, bad DURATION)
-      65  bad input: invalid NAME or REV, hostile or damaged archive,
-          conflicting re-install, modified tree (verify)
-      66  no such tree, source, git ref or previous revision
+      65  bad input: invalid NAME, REV or shared PATH, hostile or damaged
+          archive, content at a shared path, conflicting re-install,
+          modified tree (verify)
+      66  no such tree, source, git ref, previous revision or shared path
       75  temporary: busy, in use, timed out, or no space left; retry later
     """
 
