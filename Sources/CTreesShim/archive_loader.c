@@ -1,48 +1,28 @@
 // libarchive through dlopen(3), on first use. Linking it made every process
 // load libarchive and the eleven libraries it needs (libxml2, ICU, nettle,
 // liblzma, ...), about 5 ms of `trees exec`'s start-up, although only
-// `install` of an archive ever calls it. Each CT_ function forwards to the
-// real one; the types match archive.h on Linux (la_int64_t is int64_t,
-// la_ssize_t is ssize_t, mode_t is unsigned int).
+// `install` of an archive ever calls it. The functions are those listed in
+// include/archive_functions.h; each CT_ function forwards to the real one.
 #define _GNU_SOURCE
 #include "CTreesShim.h"
+#include <archive.h>
+#include <archive_entry.h>
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
-#define ARCHIVE_FUNCTIONS(X) \
-    X(int, archive_read_free, (struct archive *a), (a)) \
-    X(int, archive_read_close, (struct archive *a), (a)) \
-    X(int, archive_read_support_format_raw, (struct archive *a), (a)) \
-    X(int, archive_read_open_filename, (struct archive *a, const char *path, size_t block_size), (a, path, block_size)) \
-    X(int, archive_read_support_filter_all, (struct archive *a), (a)) \
-    X(int, archive_read_support_filter_gzip, (struct archive *a), (a)) \
-    X(int, archive_read_support_filter_xz, (struct archive *a), (a)) \
-    X(int, archive_read_support_filter_zstd, (struct archive *a), (a)) \
-    X(int, archive_read_support_filter_bzip2, (struct archive *a), (a)) \
-    X(int, archive_read_support_format_tar, (struct archive *a), (a)) \
-    X(int, archive_read_support_format_all, (struct archive *a), (a)) \
-    X(int, archive_read_open_fd, (struct archive *a, int fd, size_t block_size), (a, fd, block_size)) \
-    X(int, archive_read_next_header, (struct archive *a, struct archive_entry **entry), (a, entry)) \
-    X(ssize_t, archive_read_data, (struct archive *a, void *buffer, size_t size), (a, buffer, size)) \
-    X(int, archive_read_data_block, (struct archive *a, const void **buffer, size_t *size, int64_t *offset), (a, buffer, size, offset)) \
-    X(int, archive_read_data_skip, (struct archive *a), (a)) \
-    X(const char *, archive_error_string, (struct archive *a), (a)) \
-    X(int, archive_errno, (struct archive *a), (a)) \
-    X(const char *, archive_entry_pathname, (struct archive_entry *e), (e)) \
-    X(const char *, archive_entry_hardlink, (struct archive_entry *e), (e)) \
-    X(const char *, archive_entry_symlink, (struct archive_entry *e), (e)) \
-    X(unsigned int, archive_entry_filetype, (struct archive_entry *e), (e)) \
-    X(unsigned int, archive_entry_perm, (struct archive_entry *e), (e)) \
-    X(unsigned int, archive_entry_mode, (struct archive_entry *e), (e)) \
-    X(int64_t, archive_entry_size, (struct archive_entry *e), (e)) \
-    X(int, archive_entry_size_is_set, (struct archive_entry *e), (e)) \
-    X(int64_t, archive_entry_mtime, (struct archive_entry *e), (e))
+// archive.h is read for its types only (nothing here calls libarchive
+// directly, so nothing links it): the list must agree with it.
+#define CHECK(ret, name, params, args) \
+    _Static_assert(__builtin_types_compatible_p(__typeof__(&name), ret(*) params), \
+                   #name " in archive_functions.h differs from archive.h");
+CT_ARCHIVE_ENTRY_POINT(CHECK)
+CT_ARCHIVE_FUNCTIONS(CHECK)
 
 #define POINTER(ret, name, params, args) static ret(*p_##name) params;
-ARCHIVE_FUNCTIONS(POINTER)
-static struct archive *(*p_archive_read_new)(void);
+CT_ARCHIVE_ENTRY_POINT(POINTER)
+CT_ARCHIVE_FUNCTIONS(POINTER)
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int loaded = -1;
@@ -66,8 +46,8 @@ static void load(void) {
         loaded = 0;                                                                             \
         return;                                                                                 \
     }
-    RESOLVE(struct archive *, archive_read_new, (void), ())
-    ARCHIVE_FUNCTIONS(RESOLVE)
+    CT_ARCHIVE_ENTRY_POINT(RESOLVE)
+    CT_ARCHIVE_FUNCTIONS(RESOLVE)
     loaded = 1;
 }
 
@@ -89,4 +69,4 @@ struct archive *CT_archive_read_new(void) {
 
 #define FORWARD(ret, name, params, args) \
     ret CT_##name params { return p_##name args; }
-ARCHIVE_FUNCTIONS(FORWARD)
+CT_ARCHIVE_FUNCTIONS(FORWARD)

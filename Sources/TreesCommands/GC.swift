@@ -6,8 +6,9 @@ struct GC: ParsableCommand {
         commandName: "gc",
         abstract: "Delete old trees that nothing runs from any more.",
         discussion: """
-            A tree is deleted only when it is not current, not pinned, not among the --keep \
-            most recently installed other trees of its name, out of current (or installed) \
+            A tree is deleted only when it is not current, not pinned, not among the \
+            --keep-good newest good trees of its name, nor among the --keep most recently \
+            installed other trees that are not marked bad, out of current (or installed) \
             for at least --min-age, and no process runs from it by lease or by /proc \
             evidence. A job holding a tree's lease lock keeps it. A process that cannot be \
             inspected keeps every candidate; run by an operator who is not root, gc needs \
@@ -26,6 +27,9 @@ struct GC: ParsableCommand {
     @Option(help: ArgumentHelp("Keep this many most recently installed non-current trees of each name.", valueName: "N"))
     var keep: Int = 2
 
+    @Option(help: ArgumentHelp("Keep this many newest good non-current trees of each name, beside --keep.", valueName: "N"))
+    var keepGood: Int = 1
+
     @Option(help: ArgumentHelp("Keep trees out of current for less than this (90, 30s, 5m, 2h, 1d).", valueName: "DURATION"))
     var minAge = DurationArgument(seconds: 300, spelled: "5m")
 
@@ -40,6 +44,7 @@ struct GC: ParsableCommand {
 
     func validate() throws {
         if keep < 0 { throw ValidationError("--keep must be 0 or more") }
+        if keepGood < 0 { throw ValidationError("--keep-good must be 0 or more") }
     }
 
     struct Row: Encodable {
@@ -69,7 +74,7 @@ struct GC: ParsableCommand {
         }
         let outcomes = try withExtendedLifetime(lock) {
             defer { progress.finish() }
-            return try collector.collect(policy: GCPolicy(keep: keep, minAge: minAge.seconds,
+            return try collector.collect(policy: GCPolicy(keep: keep, keepGood: keepGood, minAge: minAge.seconds,
                                                 historyRetention: keepHistory.seconds), dryRun: dryRun)
         }
         global.refreshMetrics()

@@ -31,6 +31,8 @@ struct List: ParsableCommand {
         let state: String
         let current: Bool
         let pinned: Bool
+        /// unverified, good or bad (`trees mark`, `activate --check`, `rollback`).
+        let verdict: String
         let installed_at: String?
         let bytes: Int64
         /// Bytes of files no other tree links (what deleting it frees) and
@@ -66,13 +68,13 @@ struct List: ParsableCommand {
         var rows: [Row] = []
         for tree in try store.trees(name: filter, includeDeleted: all) {
             if currents[tree.ref.name] == nil {
-                currents[tree.ref.name] = try Activation.currentRev(of: tree.ref.name, in: root)
+                currents[tree.ref.name] = try root.currentRev(of: tree.ref.name)
             }
             let usage = !self.usage || tree.state == .deleted ? nil : try root.usage(of: tree.ref)
             rows.append(Row(
                 name: tree.ref.name.value, rev: tree.ref.rev.value, path: root.treePath(tree.ref),
                 state: tree.state.rawValue, current: tree.state != .deleted && currents[tree.ref.name]! == tree.ref.rev,
-                pinned: tree.pinned, installed_at: tree.installedAt.map(rfc3339),
+                pinned: tree.pinned, verdict: tree.verdict.verdict.rawValue, installed_at: tree.installedAt.map(rfc3339),
                 bytes: tree.bytes, own_bytes: usage?.ownBytes, shared_bytes: usage?.sharedBytes, files: tree.files, digest: tree.digest,
                 leases: leases[tree.id] ?? 0, jobs: scanned.map { $0[tree.ref] ?? 0 },
                 deleted_at: tree.deletedAt.map(rfc3339), delete_reason: tree.state == .deleted ? tree.deleteReason : nil,
@@ -82,13 +84,13 @@ struct List: ParsableCommand {
             try printJSON(rows)
             return
         }
-        var header = ["TREE", "STATE", "CURRENT", "PINNED", jobs ? "JOBS" : "LEASES", "INSTALLED", "SIZE", "FILES"]
-        if usage { header.insert("SHARED", at: 7) }
+        var header = ["TREE", "STATE", "CURRENT", "PINNED", "VERDICT", jobs ? "JOBS" : "LEASES", "INSTALLED", "SIZE", "FILES"]
+        if usage { header.insert("SHARED", at: 8) }
         if all { header.append("DELETED") }
         printTable(header, rows.map { row in
             var cells = ["\(row.name)@\(row.rev)", row.state, row.current ? "*" : "", row.pinned ? "pinned" : "",
-                         String(row.jobs ?? row.leases), row.installed_at ?? "-", formatBytes(row.bytes), String(row.files)]
-            if usage { cells.insert(row.shared_bytes.map(formatBytes) ?? "-", at: 7) }
+                         row.verdict, String(row.jobs ?? row.leases), row.installed_at ?? "-", formatBytes(row.bytes), String(row.files)]
+            if usage { cells.insert(row.shared_bytes.map(formatBytes) ?? "-", at: 8) }
             if all, let at = row.deleted_at {
                 cells.append("\(at) \(row.delete_reason ?? "") (\(formatBytes(row.bytes_freed ?? 0)) freed)")
             }

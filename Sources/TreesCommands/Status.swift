@@ -27,6 +27,7 @@ struct Status: ParsableCommand {
         let rev: String
         let state: String
         let pinned: Bool
+        let verdict: String
         let jobs: Int
     }
 
@@ -40,6 +41,7 @@ struct Status: ParsableCommand {
     struct Row: Encodable {
         let name: String
         let current: String?
+        let current_verdict: String?
         let converged: Bool
         let jobs_on_current: Int
         let others: [RevRow]
@@ -57,8 +59,8 @@ struct Status: ParsableCommand {
             throw TreesError(.notFound, "no trees of \(filter) under \(global.location)")
         }
         let rows = statuses.map { s in
-            Row(name: s.name.value, current: s.current?.value, converged: s.converged, jobs_on_current: s.jobsOnCurrent,
-                others: s.others.map { RevRow(rev: $0.rev.value, state: $0.state.rawValue, pinned: $0.pinned, jobs: $0.jobs) },
+            Row(name: s.name.value, current: s.current?.value, current_verdict: s.currentVerdict?.rawValue, converged: s.converged, jobs_on_current: s.jobsOnCurrent,
+                others: s.others.map { RevRow(rev: $0.rev.value, state: $0.state.rawValue, pinned: $0.pinned, verdict: $0.verdict.rawValue, jobs: $0.jobs) },
                 oldest_old_job: s.oldestOldJob.map {
                     JobRow(pid: $0.pid, rev: $0.rev.value, command: $0.command, started_at: $0.startedAt.map(rfc3339))
                 },
@@ -67,9 +69,9 @@ struct Status: ParsableCommand {
         if json { return try printJSON(rows) }
         if rows.isEmpty { printLine("no trees under \(global.location)"); return }
         for row in rows {
-            printLine("\(row.name): current \(row.current ?? "none") (\(row.jobs_on_current) jobs), \(row.converged ? "converged" : "not converged")")
+            printLine("\(row.name): current \(row.current ?? "none")\(verdictNote(row.current_verdict, " (")) (\(row.jobs_on_current) jobs), \(row.converged ? "converged" : "not converged")")
             for other in row.others {
-                printLine("  \(other.rev)  \(other.state)\(other.pinned ? ", pinned" : "")  \(other.jobs) jobs")
+                printLine("  \(other.rev)  \(other.state)\(other.pinned ? ", pinned" : "")\(verdictNote(other.verdict, ", "))  \(other.jobs) jobs")
             }
             if let job = row.oldest_old_job {
                 printLine("  oldest job on an old rev: pid \(job.pid) on \(job.rev) since \(job.started_at ?? "?"): \(job.command)")
@@ -79,4 +81,10 @@ struct Status: ParsableCommand {
             }
         }
     }
+}
+
+/// A verdict worth showing beside a revision (not "unverified"), after `lead`.
+private func verdictNote(_ verdict: String?, _ lead: String) -> String {
+    guard let verdict, verdict != "unverified" else { return "" }
+    return lead + verdict + (lead.hasSuffix("(") ? ")" : "")
 }

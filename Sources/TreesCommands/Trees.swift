@@ -11,7 +11,8 @@ let exitStatusHelp = """
       64  usage error (bad option, bad DURATION)
       65  bad input: invalid NAME, REV or shared PATH, hostile or damaged
           archive, content at a shared path, conflicting re-install,
-          modified tree (verify)
+          modified tree (verify), a release marked bad (activate without
+          --force, a failed --check)
       66  no such tree, source, git ref, previous revision or shared path
       75  temporary: busy, in use, timed out, or no space left; retry later
     """
@@ -34,7 +35,7 @@ struct Trees: ParsableCommand {
             \(exitStatusHelp)
             """,
         version: "0.1.0",
-        subcommands: [Install.self, Activate.self, Rollback.self, List.self, Verify.self,
+        subcommands: [Install.self, Activate.self, Rollback.self, Mark.self, History.self, List.self, Verify.self,
                       Exec.self, LeaseCommand.self, Ps.self, Wait.self, GC.self, Pin.self, Unpin.self, Remove.self, Shared.self,
                       Doctor.self, Status.self, Log.self, Metrics.self])
 

@@ -122,12 +122,36 @@ struct CrashPointTests {
                      return v
                  }),
         Scenario(name: "rollback", setup: { c in try c.install("r1", activate: true); try c.install("r2", activate: true) },
-                 command: { _ in ["rollback", "app"] },
+                 // Run again after it finished, rollback finds nothing left
+                 // to go to: the one it left is marked bad.
+                 command: { _ in ["rollback", "app"] }, rerunStatuses: [0, 66],
                  after: { c, _ in
-                     // Whichever is current now, the other is the one to roll back to.
-                     let now = c.current()
-                     let other = now == "r1" ? "r2" : "r1"
-                     return c.expectStatus(["rollback", "app"], [0]) + c.expectCurrent(other)
+                     // The mark and the move are one step: a kill anywhere
+                     // leaves both or (until the rerun) neither.
+                     var v = c.expectCurrent("r1")
+                     if c.sql("SELECT verdict FROM trees WHERE rev = 'r2'") != "bad" { v.append("r2 left but not marked bad") }
+                     return v
+                 }),
+        Scenario(name: "mark", setup: { c in try c.install("r1", activate: true); try c.install("r2", activate: false) },
+                 command: { _ in ["mark", "app@r2", "bad", "--reason", "crash test"] },
+                 after: { c, _ in
+                     var v: [String] = []
+                     if c.sql("SELECT verdict || ' ' || verdict_reason FROM trees WHERE rev = 'r2'") != "bad crash test" { v.append("r2 not marked bad") }
+                     if c.sql("SELECT COUNT(*) FROM history WHERE event = 'marked-bad'") == "0" { v.append("no history entry") }
+                     return v
+                 }),
+        Scenario(name: "activate --check (failing)", setup: { c in
+                     try c.install("r1", activate: true); try c.install("r2", activate: false)
+                     _ = try c.trees(["mark", "app@r1", "good"])
+                 },
+                 // Run again, the check fails again, or r2 is refused as bad: 65 either way.
+                 command: { _ in ["activate", "app@r2", "--check", "exit 1", "--within", "1m"] }, rerunStatuses: [65],
+                 after: { c, _ in
+                     // A failed check's return is rolled forward: r2, marked
+                     // bad, never stays current.
+                     var v = c.expectCurrent("r1")
+                     if c.sql("SELECT verdict FROM trees WHERE rev = 'r2'") != "bad" { v.append("r2 not marked bad") }
+                     return v
                  }),
         Scenario(name: "pin", setup: { c in try c.install("r1", activate: true); try c.install("r2", activate: true) },
                  command: { _ in ["pin", "app@r1"] },
@@ -229,7 +253,7 @@ struct CrashPointTests {
     /// command settles it, and no tree is ever visible and writable.
     @Test(.uninspectableProcesses, .enabled(if: canMakeUsers, "needs root, useradd and setpriv"),
           arguments: scenarios.filter { ["install (directory)", "install (archive)", "install --activate", "activate",
-                                         "rollback", "gc", "remove"].contains($0.name) })
+                                         "rollback", "activate --check (failing)", "gc", "remove"].contains($0.name) })
     func everyStepOfADeployUsersCommandCanBeKilledAndTheNextCommandSettlesIt(_ scenario: Scenario) throws {
         let deploy = try TestUser()
         try killEveryStep(scenario, Context(try Scratch(), user: deploy))

@@ -107,13 +107,17 @@ struct InstallTests {
         #expect(try s.trees(["install", "app@r2", src, "--activate"]).status == 0)
         let link = s.root + "/app/current"
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == "r2")
-        #expect(try s.trees(["rollback", "app"]).status == 0)
+        #expect(try s.trees(["rollback", "app", "--no-mark"]).status == 0)
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == "r1")
         #expect(try s.trees(["rollback", "app"]).status == 0)
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == "r2")
+        // That rollback marked r1 bad: there is nowhere left to go back to.
+        #expect(try s.trees(["rollback", "app"]).status == 66)
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == "r2")
         let list = try json(try s.trees(["list", "app", "--json"]).stdout) as! [[String: Any]]
         #expect(list.map { $0["current"] as! Bool } == [false, true])
-        #expect(Set(list[0].keys) == ["name", "rev", "path", "state", "current", "pinned", "installed_at", "bytes", "files", "digest", "leases"])
+        #expect(list.map { $0["verdict"] as! String } == ["bad", "unverified"])
+        #expect(Set(list[0].keys) == ["name", "rev", "path", "state", "current", "pinned", "verdict", "installed_at", "bytes", "files", "digest", "leases"])
         #expect((list[0]["installed_at"] as! String).hasSuffix("Z"))
         #expect(try s.trees(["activate", "app@r9"]).status == 66)
         #expect(try s.trees(["rollback", "other"]).status == 66)

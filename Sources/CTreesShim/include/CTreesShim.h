@@ -62,34 +62,11 @@ const char *CT_archive_load_error(void);
 
 struct archive;
 struct archive_entry;
-struct archive *CT_archive_read_new(void);
-int CT_archive_read_free(struct archive *a);
-int CT_archive_read_close(struct archive *a);
-int CT_archive_read_support_format_raw(struct archive *a);
-int CT_archive_read_open_filename(struct archive *a, const char *path, size_t block_size);
-int CT_archive_read_support_filter_all(struct archive *a);
-int CT_archive_read_support_filter_gzip(struct archive *a);
-int CT_archive_read_support_filter_xz(struct archive *a);
-int CT_archive_read_support_filter_zstd(struct archive *a);
-int CT_archive_read_support_filter_bzip2(struct archive *a);
-int CT_archive_read_support_format_tar(struct archive *a);
-int CT_archive_read_support_format_all(struct archive *a);
-int CT_archive_read_open_fd(struct archive *a, int fd, size_t block_size);
-int CT_archive_read_next_header(struct archive *a, struct archive_entry **entry);
-ssize_t CT_archive_read_data(struct archive *a, void *buffer, size_t size);
-int CT_archive_read_data_block(struct archive *a, const void **buffer, size_t *size, int64_t *offset);
-int CT_archive_read_data_skip(struct archive *a);
-const char *CT_archive_error_string(struct archive *a);
-int CT_archive_errno(struct archive *a);
-const char *CT_archive_entry_pathname(struct archive_entry *e);
-const char *CT_archive_entry_hardlink(struct archive_entry *e);
-const char *CT_archive_entry_symlink(struct archive_entry *e);
-unsigned int CT_archive_entry_filetype(struct archive_entry *e);
-unsigned int CT_archive_entry_perm(struct archive_entry *e);
-unsigned int CT_archive_entry_mode(struct archive_entry *e);
-int64_t CT_archive_entry_size(struct archive_entry *e);
-int CT_archive_entry_size_is_set(struct archive_entry *e);
-int64_t CT_archive_entry_mtime(struct archive_entry *e);
+#include "archive_functions.h"
+#define CT_ARCHIVE_DECLARE(ret, name, params, args) ret CT_##name params;
+CT_ARCHIVE_ENTRY_POINT(CT_ARCHIVE_DECLARE)
+CT_ARCHIVE_FUNCTIONS(CT_ARCHIVE_DECLARE)
+#undef CT_ARCHIVE_DECLARE
 
 /// statx(2) of the open descriptor itself (AT_EMPTY_PATH): device (as
 /// st_dev encodes it), inode, mount id and whether it is a mount's root

@@ -14,30 +14,6 @@ public struct Activation {
         self.store = store
     }
 
-    /// The rev `ROOT/NAME/current` points at, or nil when there is none.
-    /// A link whose target is not a plain valid rev is reported, not followed.
-    public static func currentRev(of name: TreeName, in root: Root) throws -> Rev? {
-        guard let nameDir = try root.nameDirectory(name) else { return nil }
-        return try currentRev(nameDir)
-    }
-
-    static func currentRev(_ nameDir: Directory) throws -> Rev? {
-        let target: String
-        do {
-            target = try nameDir.readLink("current")
-        } catch let e as TreesError where e.errno == .noSuchFileOrDirectory {
-            return nil
-        } catch let e as TreesError where e.errno == .invalidArgument {
-            throw TreesError(.failure, "\(nameDir.path)/current is not a symlink",
-                             hint: "Move it away; trees manages this link itself.")
-        }
-        guard Rev.isValid(target), let rev = try? Rev(target) else {
-            throw TreesError(.failure, "\(nameDir.path)/current points at \(quoted(target)), which is not a revision",
-                             hint: "Run `trees activate NAME@REV` to point it at an installed tree.")
-        }
-        return rev
-    }
-
     /// Points `current` at REV with one `rename(2)` of a fresh relative symlink.
     ///
     /// Crash safety: the database never runs ahead of the disk. An
@@ -48,14 +24,20 @@ public struct Activation {
     /// reading `current` on disk. The write lock is held across all of it,
     /// so no other writer (gc above all) sees the half-step.
     /// - Returns: the rev that was current before, if any.
+    /// - Parameters:
+    ///   - force: activate a release marked bad (refused otherwise, 65).
+    ///   - alongWithIntent: more to write in the transaction of the intent,
+    ///     before `current` moves (rollback marks the release it leaves bad
+    ///     there, so a kill can never leave it current and unmarked).
     @discardableResult
-    public func activate(_ ref: TreeRef) throws -> Rev? {
+    public func activate(_ ref: TreeRef, force: Bool = false, alongWithIntent: ((Rev?) throws -> Void)? = nil) throws -> Rev? {
         try store.serialized {
             try recover(ref.name)
             // Jobs of the new tree write through its shared links from their
             // first moment. File work, so outside the transaction below: a
             // job's lease must not wait for a chown or an fsync.
-            if try store.tree(ref)?.state == .ready, try Activation.currentRev(of: ref.name, in: root) != ref.rev {
+            if let row = try store.tree(ref), row.state == .ready, row.verdict.verdict != .bad || force,
+               try root.currentRev(of: ref.name) != ref.rev {
                 try SharedPaths(root: root, store: store).prepare(ref.name)
             }
             let (nameDir, previous): (Directory, Rev?) = try store.write {
@@ -66,62 +48,52 @@ public struct Activation {
                     throw TreesError(.temporary, "\(ref) is \(row.state.rawValue) and cannot become current",
                                      hint: "Wait for the running `trees gc` to finish, then try again.")
                 }
+                guard row.verdict.verdict != .bad || force else {
+                    throw TreesError(.badInput, "\(ref) is marked bad\(row.verdict.reason.map { " (\($0))" } ?? "")",
+                                     hint: "Activate it anyway with --force, or mark it good first: trees mark \(ref) good --reason TEXT.")
+                }
                 guard let nameDir = try root.treeParent(ref) else {
                     throw TreesError(.notFound, "\(root.treePath(ref)) is missing on disk",
                                      hint: "Reinstall it, or run `trees verify \(ref)`.")
                 }
-                let previous = try Activation.currentRev(nameDir)
+                let previous = try Root.currentRev(in: nameDir)
                 if previous != ref.rev {
-                    try store.record(ref.name.value, ref.rev.value, event: Activation.intentEvent, previous: previous?.value)
+                    // A return (rollback, a failed check) is rolled forward
+                    // by recovery: what was written with its intent (the
+                    // release it leaves marked bad) stands, so must the move.
+                    try store.record(ref.name.value, ref.rev.value, event: .activating, previous: previous?.value,
+                                     detail: alongWithIntent == nil ? nil : Activation.rollForward)
                 }
+                try alongWithIntent?(previous)
                 return (nameDir, previous)
             }
             if previous == ref.rev { return previous }
-            let temporary = ".current.new"
-            _ = unlinkat(nameDir.fd, temporary, 0)
-            try syscall("cannot create symlink", "\(nameDir.path)/\(temporary)") {
-                symlinkat(ref.rev.value, nameDir.fd, temporary)
-            }
-            try syscall("cannot replace", "\(nameDir.path)/current") {
-                renameat(nameDir.fd, temporary, nameDir.fd, "current")
-            }
-            try nameDir.sync()
+            try pointCurrent(nameDir, at: ref.rev)
             try store.write { try finish(ref, previous: previous) }
             return previous
         }
+    }
+
+    /// The detail of an intent that recovery completes rather than undoes.
+    static let rollForward = "roll forward"
+
+    /// Swaps `current` to `rev`: a fresh relative symlink renamed over it, then the directory synced.
+    func pointCurrent(_ nameDir: Directory, at rev: Rev) throws {
+        let temporary = ".current.new"
+        _ = unlinkat(nameDir.fd, temporary, 0)
+        try syscall("cannot create symlink", "\(nameDir.path)/\(temporary)") {
+            symlinkat(rev.value, nameDir.fd, temporary)
+        }
+        try syscall("cannot replace", "\(nameDir.path)/current") {
+            renameat(nameDir.fd, temporary, nameDir.fd, "current")
+        }
+        try nameDir.sync()
     }
 
     /// Records that REV became current and `previous` stopped being so: the
     /// outcome of an activation, written once the link is on disk.
     func finish(_ ref: TreeRef, previous: Rev?) throws {
         try store.recordActivation(ref, previous: previous, at: unixNow())
-        try store.record(ref.name.value, ref.rev.value, event: "activated", previous: previous?.value)
-    }
-
-    /// Activates the revision that was current before the present one.
-    /// Throws `.notFound` (66) when there is none or it is gone.
-    public func rollback(_ name: TreeName) throws -> TreeRef {
-        try store.serialized {
-            // A killed activate is settled first, so history names the rev
-            // that is current on disk.
-            try recover(name)
-            return try rollbackNow(name)
-        }
-    }
-
-    private func rollbackNow(_ name: TreeName) throws -> TreeRef {
-        guard let current = try Activation.currentRev(of: name, in: root) else {
-            throw TreesError(.notFound, "\(name) has no current revision to roll back from")
-        }
-        guard let text = try store.previousRev(TreeRef(name: name, rev: current)), let previous = try? Rev(text) else {
-            throw TreesError(.notFound, "\(name)@\(current) has no previous revision to roll back to")
-        }
-        let target = TreeRef(name: name, rev: previous)
-        guard let row = try store.tree(target), row.state == .ready || row.state == .condemned else {
-            throw TreesError(.notFound, "the previous revision \(target) is no longer installed")
-        }
-        try activate(target)
-        try store.write { try store.record(name.value, previous.value, event: "rolled-back", previous: current.value) }
-        return target
+        try store.record(ref.name.value, ref.rev.value, event: .activated, previous: previous?.value)
     }
 }

@@ -50,17 +50,21 @@ public struct Collector {
         var all = try store.trees().filter { $0.state == .ready }
         all = try collector.stampDeactivations(all, dryRun: dryRun)
         for name in Set(all.map(\.ref.name)).sorted() {
-            let current = try Activation.currentRev(of: name, in: root)
+            let current = try root.currentRev(of: name)
             // Most recently installed first; the current tree does not count against --keep.
             let trees = all.filter { $0.ref.name == name }
                 .sorted { ($0.installedAt ?? 0, $0.id) > ($1.installedAt ?? 0, $1.id) }
-            var kept = 0
+            // Bad releases take no --keep place: rollback never goes to one.
+            var kept = 0, keptGood = 0
             for tree in trees {
                 if tree.ref.rev == current {
                     outcomes.append(GCOutcome(tree: tree.ref, action: .kept, reason: "current"))
                 } else if tree.pinned {
                     outcomes.append(GCOutcome(tree: tree.ref, action: .kept, reason: "pinned"))
-                } else if kept < policy.keep {
+                } else if tree.verdict.verdict == .good && keptGood < policy.keepGood {
+                    keptGood += 1
+                    outcomes.append(GCOutcome(tree: tree.ref, action: .kept, reason: "last good"))
+                } else if tree.verdict.verdict != .bad && kept < policy.keep {
                     kept += 1
                     outcomes.append(GCOutcome(tree: tree.ref, action: .kept, reason: "kept for rollback"))
                 } else if now() - (tree.deactivatedAt ?? tree.installedAt ?? 0) < policy.minAge {
@@ -71,7 +75,7 @@ public struct Collector {
             }
         }
         outcomes += try collector.collect(candidates, dryRun: dryRun, book: &book)
-        if !dryRun { try store.recordGCRun(outcomes, at: now(), historyRetention: policy.historyRetention) }
+        if !dryRun { try store.recordGCRun(GCRunRecord(outcomes), at: now(), historyRetention: policy.historyRetention) }
         return outcomes.sorted { ($0.tree.name.value, $0.tree.rev.value) < ($1.tree.name.value, $1.tree.rev.value) }
     }
 
@@ -86,14 +90,14 @@ public struct Collector {
         var result: [TreeRecord] = []
         for var tree in trees {
             if tree.activatedAt != nil && tree.deactivatedAt == nil {
-                if current[tree.ref.name] == nil { current[tree.ref.name] = try Activation.currentRev(of: tree.ref.name, in: root) }
+                if current[tree.ref.name] == nil { current[tree.ref.name] = try root.currentRev(of: tree.ref.name) }
                 if current[tree.ref.name] != .some(tree.ref.rev) {
                     let seen = now()
                     tree.deactivatedAt = seen
                     if !dryRun {
                         try store.write {
                             try store.markDeactivated(tree.id, at: seen)
-                            try store.record(tree.ref.name.value, tree.ref.rev.value, event: "deactivated",
+                            try store.record(tree.ref.name.value, tree.ref.rev.value, event: .deactivated,
                                              detail: "current no longer names it (moved without trees activate)")
                         }
                     }
@@ -117,7 +121,7 @@ public struct Collector {
         guard tree.state == .ready else {
             throw TreesError(.temporary, "\(ref) is \(tree.state.rawValue)", hint: "Another trees process is working on it; try again.")
         }
-        if try Activation.currentRev(of: ref.name, in: root) == ref.rev {
+        if try root.currentRev(of: ref.name) == ref.rev {
             throw TreesError(.temporary, "\(ref) is current", hint: "Activate another revision first.")
         }
         if tree.pinned {
@@ -229,7 +233,7 @@ public struct Collector {
     private func condemn(_ tree: TreeRecord, dryRun: Bool, book: inout LeaseBook) throws -> Verdict {
         func decide() throws -> Verdict {
             guard let row = try store.tree(tree.ref) else { return .changed("vanished") }
-            if try Activation.currentRev(of: tree.ref.name, in: root) == tree.ref.rev { return .changed("became current") }
+            if try root.currentRev(of: tree.ref.name) == tree.ref.rev { return .changed("became current") }
             if row.pinned { return .changed("became pinned") }
             guard row.state == .ready else { return .changed("became \(row.state.rawValue)") }
             let live = try book.live(on: tree.ref).map(\.pid)
@@ -319,7 +323,7 @@ public struct Collector {
         try store.write {
             try store.markDeleted(ref, at: now(), bytesFreed: remover.bytesFreed)
             try store.deleteLeases(treeID: id)
-            try store.record(ref.name.value, ref.rev.value, event: "deleted", detail: reason)
+            try store.record(ref.name.value, ref.rev.value, event: .deleted, detail: reason)
         }
         return GCOutcome(tree: ref, action: .deleted, reason: reason, bytesFreed: remover.bytesFreed)
     }
@@ -328,7 +332,7 @@ public struct Collector {
         try store.write {
             guard let row = try store.tree(ref), row.state != .deleted else { throw TreesError(.notFound, "no tree \(ref)") }
             try store.setPinned(row.id, pinned)
-            try store.record(ref.name.value, ref.rev.value, event: pinned ? "pinned" : "unpinned")
+            try store.record(ref.name.value, ref.rev.value, event: pinned ? .pinned : .unpinned)
         }
     }
 }

@@ -21,3 +21,28 @@ public struct GCOutcome: Sendable {
     /// Kept because another command changed the tree after the policy chose it.
     public var changed = false
 }
+
+extension GCOutcome {
+    /// A kept decision that depends on what runs, as opposed to policy (current, pinned, kept, too young).
+    static func isNoteworthy(_ reason: String) -> Bool {
+        reason.hasPrefix("in use") || reason.hasPrefix("unknown process") || reason.hasPrefix("mount inside")
+    }
+}
+
+extension GCRunRecord {
+    /// What the store keeps of a run's decisions.
+    init(_ outcomes: [GCOutcome]) {
+        self.init()
+        for outcome in outcomes {
+            switch outcome.action {
+            case .deleted:
+                deletedTrees += 1
+                freedBytes += outcome.bytesFreed
+            case .kept where GCOutcome.isNoteworthy(outcome.reason):
+                keptWhileInUse.append((outcome.tree, outcome.reason))
+            default:
+                break
+            }
+        }
+    }
+}

@@ -31,7 +31,7 @@ public struct UsageScanner {
     /// - Throws: when /proc itself cannot be read, or the database fails.
     public func scan() throws -> UsageReport {
         let selfPID = getpid()
-        let resolver: (TreeName) -> Rev? = { [root] name in try? Activation.currentRev(of: name, in: root) }
+        let resolver: (TreeName) -> Rev? = { [root] name in try? root.currentRev(of: name) }
         let proc = try procScanOverride?()
             ?? ProcScanner(treesRoot: root.path, procRoot: probe.procRoot, currentResolver: resolver).scan()
         var holders: [Holder] = []

@@ -73,7 +73,7 @@ public struct Waiter {
             // Reading it arms the notification: poll reports POLLPRI once
             // the file changes after this read.
             var scratch = [UInt8](repeating: 0, count: 256)
-            guard let text = try? ProcFS.readToEnd(fd, file: path, scratch: &scratch),
+            guard let text = try? PseudoFile.readToEnd(fd, file: path, scratch: &scratch),
                   Cgroup.populated(inEvents: text) == true else {
                 close(fd)
                 continue

@@ -212,7 +212,7 @@ public struct Doctor {
                 try store.write {
                     guard try store.tree(row.ref)?.state == .ready else { return }
                     try store.markMissing(row.ref, at: unixNow(), reason: "missing on disk (trees doctor)")
-                    try store.record(row.ref.name.value, row.ref.rev.value, event: "deleted", detail: "missing on disk (trees doctor)")
+                    try store.record(row.ref.name.value, row.ref.rev.value, event: .deleted, detail: "missing on disk (trees doctor)")
                 }
             }
             for ref in disk.trees {
@@ -267,7 +267,7 @@ public struct Doctor {
         let now = unixNow()
         try store.write {
             try store.adopt(ref, path: root.treePath(ref), manifest: manifest, at: now, activatedAt: isCurrent ? now : nil)
-            try store.record(ref.name.value, ref.rev.value, event: "installed", detail: "adopted from disk by trees doctor: \(manifest.digest)")
+            try store.record(ref.name.value, ref.rev.value, event: .installed, detail: "adopted from disk by trees doctor: \(manifest.digest)")
         }
     }
 

@@ -37,7 +37,7 @@ func describeLockHolders(_ fd: Int32) -> String {
     let pids = lockHolders(fd)
     guard !pids.isEmpty else { return "an unknown process" }
     return pids.prefix(5).map { pid -> String in
-        let comm = (try? ProcFS.readFile("/proc/\(pid)/comm")).map { String(decoding: $0, as: UTF8.self).trimmingCharacters() }
+        let comm = (try? PseudoFile.read("/proc/\(pid)/comm")).map { String(decoding: $0, as: UTF8.self).trimmingCharacters() }
         return comm.map { "pid \(pid) (\(quoted($0)))" } ?? "pid \(pid)"
     }.joined(separator: ", ")
 }
@@ -47,7 +47,7 @@ func describeLockHolders(_ fd: Int32) -> String {
 /// the device as hexadecimal major:minor.
 func lockHolders(_ fd: Int32) -> [Int32] {
     var st = stat()
-    guard fstat(fd, &st) == 0, let bytes = try? ProcFS.readFile("/proc/locks") else { return [] }
+    guard fstat(fd, &st) == 0, let bytes = try? PseudoFile.read("/proc/locks") else { return [] }
     // glibc's major()/minor() are macros Swift cannot see; this is their encoding.
     let dev = UInt64(st.st_dev)
     let major = UInt32(truncatingIfNeeded: ((dev >> 8) & 0xfff) | ((dev >> 32) & ~UInt64(0xfff)))

@@ -40,7 +40,7 @@ enum Transit: String, CaseIterable, Sendable {
     /// durably, before it is named REV.
     static func seal(_ tree: Directory) throws {
         let st = try tree.status()
-        let sealed = Manifest.sealedMode(st.st_mode)
+        let sealed = sealedMode(st.st_mode)
         if st.st_mode & 0o7777 != sealed {
             try syscall("cannot make read-only", tree.path) { fchmod(tree.fd, sealed) }
         }
@@ -75,3 +75,8 @@ extension Root {
         return true
     }
 }
+
+/// The mode a sealed entry of a tree keeps: no write, setuid or setgid bits.
+/// Sealing (here) and the manifest (which records modes as sealing leaves
+/// them) must agree, so both use this.
+func sealedMode(_ mode: mode_t) -> mode_t { mode & 0o7555 & ~0o6000 }

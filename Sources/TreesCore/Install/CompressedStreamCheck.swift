@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CArchive
+import CTreesShim
 
 /// Reads a compressed archive to its very end once, before anything is
 /// extracted, so that every checksum the format carries is checked and a
@@ -96,28 +97,28 @@ struct CompressedStreamCheck {
     /// Decodes the whole compressed stream (format "raw": no tar parsing),
     /// so the decoder reaches the end and checks what the format carries.
     private func decodeToEnd() throws {
-        guard let archive = archive_read_new() else {
+        guard let archive = CT_archive_read_new() else {
             throw TreesError(.failure, "cannot allocate an archive reader")
         }
-        defer { archive_read_free(archive) }
-        archive_read_support_filter_xz(archive)
-        archive_read_support_filter_zstd(archive)
-        archive_read_support_format_raw(archive)
-        func message() -> String { archive_error_string(archive).map { String(cString: $0) } ?? "unknown error" }
-        guard archive_read_open_filename(archive, path, 1 << 16) == ARCHIVE_OK else {
+        defer { CT_archive_read_free(archive) }
+        CT_archive_read_support_filter_xz(archive)
+        CT_archive_read_support_filter_zstd(archive)
+        CT_archive_read_support_format_raw(archive)
+        func message() -> String { CT_archive_error_string(archive).map { String(cString: $0) } ?? "unknown error" }
+        guard CT_archive_read_open_filename(archive, path, 1 << 16) == ARCHIVE_OK else {
             throw fail("cannot read archive: \(message())")
         }
         var entry: OpaquePointer?
-        guard archive_read_next_header(archive, &entry) == ARCHIVE_OK else {
+        guard CT_archive_read_next_header(archive, &entry) == ARCHIVE_OK else {
             throw fail("damaged archive: \(message())")
         }
         var buffer = [UInt8](repeating: 0, count: 1 << 18)
         while true {
-            let n = buffer.withUnsafeMutableBytes { archive_read_data(archive, $0.baseAddress, $0.count) }
+            let n = buffer.withUnsafeMutableBytes { CT_archive_read_data(archive, $0.baseAddress, $0.count) }
             if n == 0 { break }
             if n < 0 { throw fail("damaged archive: \(message())") }
         }
-        if archive_read_close(archive) != ARCHIVE_OK {
+        if CT_archive_read_close(archive) != ARCHIVE_OK {
             throw fail("damaged archive: \(message())")
         }
     }

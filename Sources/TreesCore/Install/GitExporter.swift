@@ -37,18 +37,18 @@ struct GitExporter {
         let output = scratch + "/export.tar"
         let errors = scratch + "/git.err"
         let gitDir = scratch + "/repo.git"
-        let clone = try runProgram(["git"] + Self.options + ["clone", "--quiet", "--bare", "--", source, gitDir],
-                                   stdoutPath: "/dev/null", stderrPath: errors, environment: Self.environment)
-        if clone != 0 {
+        let clone = try spawnAndWait(["git"] + Self.options + ["clone", "--quiet", "--bare", "--", source, gitDir],
+                                     environment: Self.environment, stdout: .file("/dev/null"), stderr: .file(errors))
+        if clone != .exited(0) {
             try refuseIfFull(errors)
             throw TreesError(.notFound, "cannot clone \(quoted(source)): \(quoted(readSmallFile(errors)))",
                              hint: "Check that the path is a git repository, or the URL and that this host can reach it.")
         }
         // Written through our stdout redirection, so a partial output stays
         // (and shows a full disk) when git fails.
-        let status = try runProgram(["git", "--git-dir=" + gitDir] + Self.options + ["archive", "--format=tar", ref + "^{tree}"],
-                                    stdoutPath: output, stderrPath: errors, environment: Self.environment)
-        if status != 0 {
+        let status = try spawnAndWait(["git", "--git-dir=" + gitDir] + Self.options + ["archive", "--format=tar", ref + "^{tree}"],
+                                      environment: Self.environment, stdout: .file(output), stderr: .file(errors))
+        if status != .exited(0) {
             try refuseIfFull(errors)
             throw TreesError(.notFound, "cannot export \(quoted(ref)) from \(quoted(source)): \(quoted(readSmallFile(errors)))",
                              hint: "Check that the ref exists in the repository.")

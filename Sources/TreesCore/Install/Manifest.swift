@@ -18,7 +18,7 @@ import CTreesShim
 /// every entry but `.`. It names content (what a re-install must match), so
 /// it leaves out owners and write bits, which depend on who installs and
 /// which trees strip anyway.
-public struct Manifest: Sendable, Equatable {
+public struct Manifest: Sendable, Equatable, StoredManifest {
     public struct Entry: Sendable, Equatable {
         /// `d` directory, `f` regular file, `l` symlink, `o` other (never
         /// installed, but reported by verify), `m` a mount point not crossed.
@@ -184,9 +184,6 @@ public struct Manifest: Sendable, Equatable {
         try walker.walk(dir)
         return Manifest(entries: walker.entries)
     }
-
-    /// The mode a sealed entry keeps: no write, setuid or setgid bits.
-    static func sealedMode(_ mode: mode_t) -> mode_t { mode & 0o7555 & ~0o6000 }
 
     /// The digest a copy of the source directory `dir` would get once
     /// installed, computed by reading it only: modes as `DirectoryCopier` and

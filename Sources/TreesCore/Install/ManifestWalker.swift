@@ -46,7 +46,7 @@ struct Walker {
     /// staging (see `Transit`), and seals it then.
     var sealsTop = true
 
-    func sealed(_ mode: mode_t) -> UInt32 { UInt32(Manifest.sealedMode(mode)) }
+    func sealed(_ mode: mode_t) -> UInt32 { UInt32(sealedMode(mode)) }
 
     func entry(_ kind: Character, _ st: stat, size: Int64 = 0, value: [UInt8] = [], path: FileName) -> Manifest.Entry {
         let mode: UInt32

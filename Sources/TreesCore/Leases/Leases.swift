@@ -56,7 +56,7 @@ public struct Leases {
     /// Resolves NAME to NAME@(current rev); NAME@REV stays as given.
     public static func resolve(_ selector: TreeSelector, root: Root) throws -> TreeRef {
         if let rev = selector.rev { return TreeRef(name: selector.name, rev: rev) }
-        guard let rev = try Activation.currentRev(of: selector.name, in: root) else {
+        guard let rev = try root.currentRev(of: selector.name) else {
             throw TreesError(.notFound, "\(selector.name) has no current revision",
                              hint: "Activate one: trees activate \(selector.name)@REV.")
         }

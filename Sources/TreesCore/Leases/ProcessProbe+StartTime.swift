@@ -15,7 +15,7 @@ extension ProcessProbe {
 
     /// Reads `btime` from `/proc/stat`; nil when it cannot be read.
     public func bootClock() -> BootClock? {
-        guard let bytes = try? ProcFS.readFile("\(procRoot)/stat"),
+        guard let bytes = try? PseudoFile.read("\(procRoot)/stat"),
               let line = String(decoding: bytes, as: UTF8.self).split(separator: "\n").first(where: { $0.hasPrefix("btime ") }),
               let boot = Int64(line.dropFirst(6).trimmingPrefixSpaces()) else { return nil }
         let ticks = Int64(sysconf(Int32(_SC_CLK_TCK)))

@@ -37,7 +37,7 @@ public struct ProcessProbe: Sendable {
     /// (getpid() would say 1); where the namespace has its own /proc it is
     /// getpid() again, and the lease lock alone holds the tree.
     public func ownPID() -> Int32 {
-        guard let bytes = try? ProcFS.readFile("\(procRoot)/self/status") else { return getpid() }
+        guard let bytes = try? PseudoFile.read("\(procRoot)/self/status") else { return getpid() }
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("NSpid:") {
             if let first = line.dropFirst(6).split(whereSeparator: { $0 == " " || $0 == "\t" }).first, let pid = Int32(first) {
                 return pid
@@ -49,7 +49,7 @@ public struct ProcessProbe: Sendable {
     /// The thread group (process) that task `pid` belongs to, from the
     /// `Tgid:` line of `/proc/PID/status`; nil when it cannot be read.
     func threadGroup(of pid: Int32) -> Int32? {
-        guard let bytes = try? ProcFS.readFile("\(procRoot)/\(pid)/status") else { return nil }
+        guard let bytes = try? PseudoFile.read("\(procRoot)/\(pid)/status") else { return nil }
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("Tgid:") {
             return Int32(line.dropFirst(5).drop(while: { $0 == " " || $0 == "\t" }))
         }
@@ -58,7 +58,7 @@ public struct ProcessProbe: Sendable {
 
     /// `(startTime, state)` of a pid from `/proc/PID/stat`, or nil when gone.
     public func stat(of pid: Int32) -> (startTime: UInt64, state: Character)? {
-        guard let bytes = try? ProcFS.readFile("\(procRoot)/\(pid)/stat"), let parsed = ProcStat(bytes[...]) else { return nil }
+        guard let bytes = try? PseudoFile.read("\(procRoot)/\(pid)/stat"), let parsed = ProcStat(bytes[...]) else { return nil }
         return (parsed.startTime, parsed.state)
     }
 
@@ -88,7 +88,7 @@ public struct ProcessProbe: Sendable {
                 Int32(String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self))
             }
             guard let tid, tid != pid,
-                  let bytes = try? ProcFS.readFile("\(procRoot)/\(pid)/task/\(tid)/stat"),
+                  let bytes = try? PseudoFile.read("\(procRoot)/\(pid)/task/\(tid)/stat"),
                   let parsed = ProcStat(bytes[...]) else { continue }
             if parsed.state != "Z" && parsed.state != "X" { return true }
         }

@@ -31,7 +31,7 @@ public struct HostSnapshot: Sendable {
         let trees = try store.trees()
         var current: [TreeName: Rev] = [:]
         for name in Set(trees.map(\.ref.name)) {
-            if let rev = try Activation.currentRev(of: name, in: root) { current[name] = rev }
+            if let rev = try root.currentRev(of: name) { current[name] = rev }
         }
         let usage = try (scanner ?? UsageScanner(root: root, store: store)).scan()
         return HostSnapshot(trees: trees, current: current, usage: usage, counters: try store.counters())

@@ -20,6 +20,8 @@ public enum MetricsExporter {
         func ids(_ t: TreeRecord) -> [(String, String)] { [("name", t.ref.name.value), ("rev", t.ref.rev.value)] }
         family("trees_tree_info", "gauge", "An installed tree and its state (installing, ready, condemned, deleting); always 1.",
                trees.map { (ids($0) + [("state", $0.state.rawValue)], 1) })
+        family("trees_tree_verdict", "gauge", "1 for this tree's verdict (unverified, good, bad), 0 for the others: a state set.",
+               trees.flatMap { t in Verdict.allCases.map { (ids(t) + [("verdict", $0.rawValue)], t.verdict.verdict == $0 ? 1 : 0) } })
         family("trees_tree_current", "gauge", "1 if ROOT/NAME/current points at this tree, else 0.",
                trees.map { (ids($0), snapshot.isCurrent($0.ref) ? 1 : 0) })
         family("trees_tree_jobs", "gauge", "Processes running from this tree (by lease or /proc evidence).",

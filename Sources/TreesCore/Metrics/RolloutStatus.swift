@@ -10,6 +10,7 @@ public struct RolloutStatus: Sendable {
         public var rev: Rev
         public var state: TreeState
         public var pinned: Bool
+        public var verdict: Verdict
         public var jobs: Int
     }
 
@@ -24,6 +25,8 @@ public struct RolloutStatus: Sendable {
 
     public var name: TreeName
     public var current: Rev?
+    /// The current revision's verdict (bad: a failed rollout that could not go back).
+    public var currentVerdict: Verdict?
     public var jobsOnCurrent: Int
     /// Every installed revision other than current, oldest install first.
     public var others: [RevStatus]
@@ -48,8 +51,9 @@ public struct RolloutStatus: Sendable {
                 .min { $0.startTime < $1.startTime }
             return RolloutStatus(
                 name: name, current: current,
+                currentVerdict: live.first { $0.ref.name == name && $0.ref.rev == current }?.verdict.verdict,
                 jobsOnCurrent: current.map { snapshot.jobs(on: TreeRef(name: name, rev: $0)) } ?? 0,
-                others: others.map { RevStatus(rev: $0.ref.rev, state: $0.state, pinned: $0.pinned, jobs: snapshot.jobs(on: $0.ref)) },
+                others: others.map { RevStatus(rev: $0.ref.rev, state: $0.state, pinned: $0.pinned, verdict: $0.verdict.verdict, jobs: snapshot.jobs(on: $0.ref)) },
                 oldestOldJob: oldest.map { OldJob(pid: $0.pid, rev: $0.tree.rev, command: $0.command, startedAt: probe.startedAt($0.startTime)) },
                 unknownProcesses: snapshot.usage.unknown.count)
         }

@@ -29,7 +29,7 @@ public struct Cgroup: Sendable {
     /// The cgroup2 mount of the hierarchy's root from `PROC/self/mountinfo`,
     /// nil when there is none (a cgroup v1-only host, a container without it).
     public static func find(procRoot: String = "/proc") -> Cgroup? {
-        guard let info = try? ProcFS.readFile(procRoot + "/self/mountinfo") else { return nil }
+        guard let info = try? PseudoFile.read(procRoot + "/self/mountinfo") else { return nil }
         return mountPoint(inMountInfo: info).map(Cgroup.init(mountPoint:))
     }
 
@@ -82,7 +82,7 @@ public struct Cgroup: Sendable {
 
     /// The calling process's own cgroup, e.g. `/user.slice/session-1.scope`.
     public static func ownCgroup(procRoot: String = "/proc") -> String? {
-        guard let text = try? ProcFS.readFile(procRoot + "/self/cgroup"),
+        guard let text = try? PseudoFile.read(procRoot + "/self/cgroup"),
               let path = v2Path(inProcCgroup: text), path.first == ProcBytes.slash else { return nil }
         return String(decoding: path, as: UTF8.self)
     }
@@ -234,7 +234,7 @@ public struct Cgroup: Sendable {
     /// Whether `cgroup` (or a descendant) holds a process, from its
     /// `cgroup.events`; nil when that cannot be read (e.g. it is gone).
     public func isPopulated(_ cgroup: String) -> Bool? {
-        guard let text = try? ProcFS.readFile(absolutePath(cgroup) + "/cgroup.events") else { return nil }
+        guard let text = try? PseudoFile.read(absolutePath(cgroup) + "/cgroup.events") else { return nil }
         return Cgroup.populated(inEvents: text)
     }
 

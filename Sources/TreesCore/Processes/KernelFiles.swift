@@ -59,7 +59,7 @@ struct KernelFiles {
         guard fd >= 0 else { throw TreesError.system("cannot read", path, errno: errno) }
         defer { close(fd) }
         var scratch = [UInt8](repeating: 0, count: 8192)
-        return try ProcFS.readToEnd(fd, file: path, scratch: &scratch)
+        return try PseudoFile.readToEnd(fd, file: path, scratch: &scratch)
     }
 }
 

@@ -11,7 +11,7 @@ public enum ProcFS {
         let path = procRoot + "/sys/kernel/random/boot_id"
         let bytes: [UInt8]
         do throws(ProcFileError) {
-            bytes = try readFile(path)
+            bytes = try PseudoFile.read(path)
         } catch {
             throw TreesError.system("cannot read", path, errno: error.errno.rawValue)
         }
@@ -25,7 +25,7 @@ public enum ProcFS {
     /// `hidepid`), so a caller deciding that a process is dead should check
     /// `hidepid(procRoot:)` too.
     public static func startTime(pid: Int32, procRoot: String = "/proc") -> UInt64? {
-        guard let bytes = try? readFile("\(procRoot)/\(pid)/stat") else { return nil }
+        guard let bytes = try? PseudoFile.read("\(procRoot)/\(pid)/stat") else { return nil }
         return ProcStat(bytes[...])?.startTime
     }
 
@@ -40,7 +40,7 @@ public enum ProcFS {
     /// processes (anything but `0`/`off`), nil when it does not or when
     /// `procRoot/self/mountinfo` cannot be read.
     public static func hidepid(procRoot: String = "/proc") -> String? {
-        guard let info = try? readFile(procRoot + "/self/mountinfo") else { return nil }
+        guard let info = try? PseudoFile.read(procRoot + "/self/mountinfo") else { return nil }
         return hidepid(inMountInfo: info, mountPoint: canonicalPath(procRoot) ?? procRoot)
     }
 
@@ -62,27 +62,5 @@ public enum ProcFS {
             }
         }
         return foundMountPoint ? atMountPoint : elsewhere
-    }
-
-    /// Reads a whole file by path (following symlinks: used for the proc
-    /// root's own files, never for a scanned process's links).
-    static func readFile(_ path: String) throws(ProcFileError) -> [UInt8] {
-        let fd = retryingEINTR { open(path, O_RDONLY | O_CLOEXEC) }
-        guard fd >= 0 else { throw ProcFileError(file: path, errno: .current) }
-        defer { close(fd) }
-        var scratch = [UInt8](repeating: 0, count: 4096)
-        return try readToEnd(fd, file: path, scratch: &scratch)
-    }
-
-    /// Reads an open file until `read(2)` returns 0: /proc files report a
-    /// size of 0, so `fstat` cannot size the buffer.
-    static func readToEnd(_ fd: Int32, file: String, scratch: inout [UInt8]) throws(ProcFileError) -> [UInt8] {
-        var out: [UInt8] = []
-        while true {
-            let n = scratch.withUnsafeMutableBytes { buf in retryingEINTR { read(fd, buf.baseAddress, buf.count) } }
-            if n < 0 { throw ProcFileError(file: file, errno: .current) }
-            if n == 0 { return out }
-            out.append(contentsOf: scratch[0..<n])
-        }
     }
 }

@@ -148,7 +148,7 @@ struct SystemProcessFiles: ProcessFiles {
 
     func read(_ file: String) throws(ProcFileError) -> [UInt8] {
         let fd = try ProcFileError.catching(file) { try directory.openFile(Array(file.utf8)) }
-        return try ProcFS.readToEnd(fd.raw, file: file, scratch: &buffer.bytes)
+        return try PseudoFile.readToEnd(fd.raw, file: file, scratch: &buffer.bytes)
     }
 
     func readLink(_ file: String) throws(ProcFileError) -> [UInt8] {

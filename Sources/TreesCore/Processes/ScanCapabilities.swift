@@ -17,7 +17,7 @@ enum ScanCapabilities {
     /// The names of `needed` missing from the effective set in
     /// `procRoot/self/status`; none when that cannot be read (a fake proc root).
     static func missing(procRoot: String) -> [String] {
-        guard let status = try? ProcFS.readFile(procRoot + "/self/status") else { return [] }
+        guard let status = try? PseudoFile.read(procRoot + "/self/status") else { return [] }
         let text = String(decoding: status, as: UTF8.self)
         guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("CapEff:") }),
               let effective = UInt64(line.dropFirst("CapEff:".count).drop(while: { $0 == " " || $0 == "\t" }), radix: 16) else { return [] }

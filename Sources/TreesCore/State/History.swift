@@ -10,8 +10,8 @@ public struct HistoryEntry: Sendable, Equatable {
     public var at: Int64
     public var name: String
     public var rev: String
-    /// `installed`, `activated`, `rolled-back`, `pinned`, `unpinned`,
-    /// `lease-refused`, `gc-kept`, `deleted`.
+    /// A `HistoryEvent`'s raw value (kept as text: an entry written by a
+    /// newer trees is still shown).
     public var event: String
     /// For `activated` and `rolled-back`: the revision current before.
     public var previous: String?
@@ -25,7 +25,7 @@ extension Store {
         // An activation's intent (written before `current` moves) is for
         // recovery, not for the reader: its outcome follows it as `activated`.
         var sql = "SELECT id, at, name, rev, event, previous, detail FROM history WHERE event != ?"
-        var values: [SQLValue] = [.text(Activation.intentEvent)]
+        var values: [SQLValue] = [.text(HistoryEvent.activating.rawValue)]
         if let name { sql += " AND name = ?"; values.append(.text(name.value)) }
         if let since { sql += " AND at >= ?"; values.append(.int(since)) }
         sql += " ORDER BY id"
@@ -58,19 +58,19 @@ extension Store {
     }
 
     /// The latest entry whose event is one of `events` of each name (of `name` if given).
-    func latestActivationEvents(_ name: TreeName?, events: [String]) throws -> [(name: String, rev: String, previous: String?, event: String)] {
+    func latestActivationEvents(_ name: TreeName?, events: [HistoryEvent]) throws -> [(name: String, rev: String, previous: String?, event: HistoryEvent, detail: String?)] {
         let filter = name == nil ? "" : " AND name = ?"
         let placeholders = events.map { _ in "?" }.joined(separator: ", ")
         let sql = """
-            SELECT h.name, h.rev, h.previous, h.event FROM history h JOIN (
+            SELECT h.name, h.rev, h.previous, h.event, h.detail FROM history h JOIN (
                 SELECT MAX(id) AS id FROM history WHERE event IN (\(placeholders))\(filter) GROUP BY name
             ) latest ON h.id = latest.id
             """
-        var values: [SQLValue] = events.map { .text($0) }
+        var values: [SQLValue] = events.map { .text($0.rawValue) }
         if let name { values.append(.text(name.value)) }
         return try query(sql, values).compactMap { row in
-            guard let n = row[0].text, let r = row[1].text, let e = row[3].text else { return nil }
-            return (n, r, row[2].text, e)
+            guard let n = row[0].text, let r = row[1].text, let e = row[3].text.flatMap(HistoryEvent.init(rawValue:)) else { return nil }
+            return (n, r, row[2].text, e, row[4].text)
         }
     }
 }

@@ -38,18 +38,17 @@ extension Store {
     /// Only decisions that depend on what runs (in use, unknown process, a
     /// mount inside) go to history, and a decision is not repeated while it
     /// stays the same, so an hourly timer does not fill the table.
-    public func recordGCRun(_ outcomes: [GCOutcome], at now: Int64, historyRetention: Int64?) throws {
+    func recordGCRun(_ run: GCRunRecord, at now: Int64, historyRetention: Int64?) throws {
         try write {
-            let deleted = outcomes.filter { $0.action == .deleted }
             try bump(.gcRuns)
-            try bump(.gcDeletedTrees, by: Int64(deleted.count))
-            try bump(.gcFreedBytes, by: deleted.reduce(0) { $0 + $1.bytesFreed })
+            try bump(.gcDeletedTrees, by: Int64(run.deletedTrees))
+            try bump(.gcFreedBytes, by: run.freedBytes)
             try bump(.gcLastSuccess, by: now, set: true)
-            for outcome in outcomes where outcome.action == .kept && GCOutcome.isNoteworthy(outcome.reason) {
+            for (tree, reason) in run.keptWhileInUse {
                 let last = try query("SELECT event, detail FROM history WHERE name = ? AND rev = ? ORDER BY id DESC LIMIT 1",
-                                     [.text(outcome.tree.name.value), .text(outcome.tree.rev.value)]).first
-                if last?[0].text == "gc-kept" && last?[1].text == outcome.reason { continue }
-                try record(outcome.tree.name.value, outcome.tree.rev.value, event: "gc-kept", detail: outcome.reason)
+                                     [.text(tree.name.value), .text(tree.rev.value)]).first
+                if last?[0].text == HistoryEvent.gcKept.rawValue && last?[1].text == reason { continue }
+                try record(tree.name.value, tree.rev.value, event: .gcKept, detail: reason)
             }
         }
         if let historyRetention { try pruneHistory(before: now - historyRetention) }
@@ -60,14 +59,16 @@ extension Store {
     func recordRefusedLease(_ ref: TreeRef, reason: String) throws {
         try write {
             try bump(.leasesRefused)
-            try record(ref.name.value, ref.rev.value, event: "lease-refused", detail: reason)
+            try record(ref.name.value, ref.rev.value, event: .leaseRefused, detail: reason)
         }
     }
 }
 
-extension GCOutcome {
-    /// A kept decision that depends on what runs, as opposed to policy (current, pinned, kept, too young).
-    static func isNoteworthy(_ reason: String) -> Bool {
-        reason.hasPrefix("in use") || reason.hasPrefix("unknown process") || reason.hasPrefix("mount inside")
-    }
+/// One finished gc run, as the store keeps it.
+struct GCRunRecord {
+    var deletedTrees = 0
+    var freedBytes: Int64 = 0
+    /// Trees kept for a reason that depends on what runs (in use, unknown
+    /// process, a mount inside), each with that reason: these go to history.
+    var keptWhileInUse: [(tree: TreeRef, reason: String)] = []
 }

@@ -57,7 +57,15 @@ extension Store {
         CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL DEFAULT 0);
         CREATE INDEX history_at ON history(at);
         """,
-        // 4: shared writable paths (`trees shared NAME add PATH`), linked into
+        // 4: a release's verdict beside its state (issue 16): who judged it, when and why.
+        """
+        ALTER TABLE trees ADD COLUMN verdict TEXT NOT NULL DEFAULT 'unverified'
+            CHECK (verdict IN ('unverified','good','bad'));
+        ALTER TABLE trees ADD COLUMN verdict_by TEXT;
+        ALTER TABLE trees ADD COLUMN verdict_at INTEGER;
+        ALTER TABLE trees ADD COLUMN verdict_reason TEXT;
+        """,
+        // 5: shared writable paths (`trees shared NAME add PATH`), linked into
         // every new tree of NAME and kept at ROOT/NAME/shared/PATH.
         """
         CREATE TABLE shared_paths (

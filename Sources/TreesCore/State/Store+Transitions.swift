@@ -37,7 +37,7 @@ extension Store {
     /// Install's intent: an `installing` row with what the tree will hold
     /// (a rev deleted before starts afresh), and its manifest.
     /// - Returns: the row.
-    func beginInstall(_ ref: TreeRef, path: String, manifest: Manifest) throws -> TreeRecord {
+    func beginInstall(_ ref: TreeRef, path: String, manifest: some StoredManifest) throws -> TreeRecord {
         try checkTransition(ref, .beginInstall)
         try query("""
             INSERT INTO trees (name, rev, state, path, digest, bytes, files, state_changed_at)
@@ -46,7 +46,8 @@ extension Store {
                 digest = excluded.digest, bytes = excluded.bytes, files = excluded.files,
                 state_changed_at = excluded.state_changed_at, pinned = 0,
                 installed_at = NULL, activated_at = NULL, deactivated_at = NULL,
-                deleted_at = NULL, delete_reason = NULL, bytes_freed = NULL
+                deleted_at = NULL, delete_reason = NULL, bytes_freed = NULL,
+                verdict = 'unverified', verdict_by = NULL, verdict_at = NULL, verdict_reason = NULL
             """, [.text(ref.name.value), .text(ref.rev.value), .text(path), .text(manifest.digest),
                   .int(manifest.bytes), .int(manifest.files), .int(unixNow())])
         guard let row = try tree(ref) else { throw TreesError(.failure, "the row of \(ref) vanished during install") }
@@ -65,7 +66,7 @@ extension Store {
         let (id, to) = try checkTransition(ref, .markInstalled)
         let now = unixNow()
         try setState(id, to, at: now, extra: ", installed_at = ?", [.int(now)])
-        try record(ref.name.value, ref.rev.value, event: "installed", detail: detail)
+        try record(ref.name.value, ref.rev.value, event: .installed, detail: detail)
     }
 
     /// gc's mark: from now on the tree takes no new lease.
@@ -112,7 +113,7 @@ extension Store {
 
     /// doctor: records a tree found on disk as ready, with its manifest, as
     /// current since now if `activatedAt` is given.
-    func adopt(_ ref: TreeRef, path: String, manifest: Manifest, at now: Int64, activatedAt: Int64?) throws {
+    func adopt(_ ref: TreeRef, path: String, manifest: some StoredManifest, at now: Int64, activatedAt: Int64?) throws {
         try checkTransition(ref, .adopt)
         try query("""
             INSERT INTO trees (name, rev, state, path, digest, bytes, files, installed_at, activated_at, state_changed_at)
@@ -129,7 +130,7 @@ extension Store {
 
     /// Stores (or replaces) the manifest of a tree: install's intent, its
     /// recovery, doctor.
-    func saveManifest(_ manifest: Manifest, treeID: Int64) throws {
+    func saveManifest(_ manifest: some StoredManifest, treeID: Int64) throws {
         try query("INSERT OR REPLACE INTO manifests (tree_id, body) VALUES (?, ?)", [.int(treeID), .blob(manifest.encoded)])
     }
 
@@ -147,6 +148,24 @@ extension Store {
             try query("UPDATE trees SET deactivated_at = ? WHERE name = ? AND rev = ?",
                       [.int(time), .text(ref.name.value), .text(previous.value)])
         }
+    }
+
+    /// Gives `ref` a verdict (`Verdict.transitions`), with who and why, and a
+    /// history entry. Call inside `write`.
+    /// - Throws: `.notFound` (66) when the tree is not installed; `.failure`
+    ///   when the table forbids the change.
+    func setVerdict(_ ref: TreeRef, _ verdict: Verdict, by who: String, reason: String?, at time: Int64) throws {
+        guard db.inTransaction else { throw TreesError(.failure, "verdict of \(ref) outside a write transaction") }
+        guard let row = try tree(ref), Verdict.judgeableStates.contains(row.state) else {
+            throw TreesError(.notFound, "no installed tree \(ref)", hint: "Only an installed tree can be marked; see trees list.")
+        }
+        guard row.verdict.verdict.may(become: verdict) else {
+            throw TreesError(.failure, "cannot mark \(ref) \(verdict.rawValue): it is \(row.verdict.verdict.rawValue)")
+        }
+        try query("UPDATE trees SET verdict = ?, verdict_by = ?, verdict_at = ?, verdict_reason = ? WHERE id = ?",
+                  [.text(verdict.rawValue), .text(who), .int(time), reason.map { .text($0) } ?? .null, .int(row.id)])
+        try record(ref.name.value, ref.rev.value, event: verdict == .good ? .markedGood : .markedBad,
+                   detail: [who, reason].compactMap { $0 }.joined(separator: ": "))
     }
 
     /// gc: the tree stopped being current at `time` (seen only now, the link moved without trees).

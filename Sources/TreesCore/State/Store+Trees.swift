@@ -1,7 +1,8 @@
 extension Store {
     static let treeColumns = """
         id, name, rev, state, path, installed_at, activated_at, deactivated_at, bytes, files,
-        digest, pinned, state_changed_at, deleted_at, delete_reason, bytes_freed
+        digest, pinned, state_changed_at, deleted_at, delete_reason, bytes_freed,
+        verdict, verdict_by, verdict_at, verdict_reason
         """
 
     func decodeTree(_ row: SQLRow) throws -> TreeRecord {
@@ -25,7 +26,17 @@ extension Store {
             deactivatedAt: row["deactivated_at"].int, bytes: row["bytes"].int ?? 0, files: row["files"].int ?? 0,
             digest: row["digest"].text, pinned: (row["pinned"].int ?? 0) != 0,
             stateChangedAt: row["state_changed_at"].int, deletedAt: row["deleted_at"].int,
-            deleteReason: row["delete_reason"].text, bytesFreed: row["bytes_freed"].int)
+            deleteReason: row["delete_reason"].text, bytesFreed: row["bytes_freed"].int,
+            verdict: VerdictRecord(verdict: try decodeVerdict(row["verdict"].text, ref), by: row["verdict_by"].text,
+                                   at: row["verdict_at"].int, reason: row["verdict_reason"].text))
+    }
+
+    private func decodeVerdict(_ text: String?, _ ref: TreeRef) throws -> Verdict {
+        guard let verdict = Verdict(rawValue: text ?? "unverified") else {
+            throw TreesError(.database, "state database \(path) holds a malformed verdict for \(ref)",
+                             hint: "Restore the database from a backup.")
+        }
+        return verdict
     }
 
     /// Runs a query whose rows are read by column name, errors translated.

@@ -254,9 +254,9 @@ public final class Store {
         try guarded { try db.query(sql, values) }
     }
 
-    func record(_ name: String, _ rev: String, event: String, previous: String? = nil, detail: String? = nil) throws {
+    func record(_ name: String, _ rev: String, event: HistoryEvent, previous: String? = nil, detail: String? = nil) throws {
         try query("INSERT INTO history (at, name, rev, event, previous, detail) VALUES (?, ?, ?, ?, ?, ?)",
-                  [.int(unixNow()), .text(name), .text(rev), .text(event),
+                  [.int(unixNow()), .text(name), .text(rev), .text(event.rawValue),
                    previous.map { .text($0) } ?? .null, detail.map { .text($0) } ?? .null])
     }
 }

@@ -15,4 +15,6 @@ public struct TreeRecord: Sendable {
     public var deletedAt: Int64?
     public var deleteReason: String?
     public var bytesFreed: Int64?
+    /// Good, bad or unverified, with who, when and why.
+    public var verdict = VerdictRecord()
 }

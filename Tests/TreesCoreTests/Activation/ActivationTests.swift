@@ -29,7 +29,7 @@ import Testing
         stop.isSet = true
         Thread.sleep(forTimeInterval: 0.05)
         #expect(!stop.missing)
-        #expect(try Activation.currentRev(of: TreeName("app"), in: root)?.value == "r1")
+        #expect(try root.currentRev(of: TreeName("app"))?.value == "r1")
         let entries = try FileManager.default.contentsOfDirectory(atPath: root.path + "/app").sorted()
         #expect(entries == ["current", "r1", "r2"])
     }

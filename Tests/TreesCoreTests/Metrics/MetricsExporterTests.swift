@@ -63,7 +63,7 @@ import Testing
         let left = try store.history()
         #expect(!left.contains { $0.event == "installed" }, "old entries are pruned")
         #expect(left.contains { $0.event == "activated" && $0.rev == "r3" })
-        #expect(try activation.rollback(TreeName("app")) == TreeRef(parsing: "app@r2"))
+        #expect(try activation.rollback(TreeName("app"), by: "test").to == TreeRef(parsing: "app@r2"))
     }
 
     @Test func gcKeptDecisionsAreRecordedOnceWhileUnchanged() throws {

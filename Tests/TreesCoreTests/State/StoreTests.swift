@@ -10,7 +10,7 @@ import Testing
             let store = try root.openStore(create: true)
             #expect(try store.query("PRAGMA user_version").first?.first?.int == Store.schemaVersion)
             #expect(try store.query("PRAGMA journal_mode").first?.first?.text == "wal")
-            try store.write { try store.record("app", "r1", event: "test") }
+            try store.write { try store.record("app", "r1", event: .installed) }
         }
         let again = try root.openStore()
         #expect(try again.query("SELECT count(*) FROM history").first?.first?.int == 1)
@@ -42,7 +42,7 @@ import Testing
         struct Boom: Error {}
         #expect(throws: Boom.self) {
             try store.write {
-                try store.record("app", "r1", event: "test")
+                try store.record("app", "r1", event: .installed)
                 throw Boom()
             }
         }
@@ -54,39 +54,5 @@ import Testing
         let store = try Root.create(t.path + "/root").openStore(create: true)
         try store.query("INSERT INTO trees (name, rev, state, path) VALUES ('../../etc', 'r1', 'ready', '/etc')")
         #expect(throws: TreesError.self) { try store.trees() }
-    }
-}
-
-@Suite struct SettingsTests {
-    /// The core takes its lock timeout from the caller's `Settings`, not from
-    /// the environment: a store of a root opened with 0.3 s gives up on a held
-    /// write lock within about that.
-    @Test func theStoreWaitsAsLongAsTheRootsSettingsSay() throws {
-        let t = try TempDir()
-        let root = try Root.create(t.path + "/root", settings: Settings(lockTimeout: 0.3))
-        let store = try root.openStore(create: true)
-        let fd = open(t.path + "/root/.trees/write.lock", O_RDWR | O_CLOEXEC)
-        defer { close(fd) }
-        #expect(flock(fd, LOCK_EX) == 0)
-        let started = Date()
-        #expect(throws: TreesError.self) { try store.write { try store.record("app", "r1", event: "test") } }
-        let waited = Date().timeIntervalSince(started)
-        #expect(waited >= 0.25 && waited < 5, "waited \(waited)s")
-    }
-
-    @Test func vouchedForPidsReachTheScanner() throws {
-        let t = try TempDir()
-        let root = try Root.create(t.path + "/root", settings: Settings(ignoredUnknownPIDs: [4242]))
-        #expect(UsageScanner(root: root, store: nil).ignoredUnknownPIDs == [4242])
-    }
-
-    @Test func theEnvironmentIsReadOnlyWhenTheCallerAsks() throws {
-        let settings = try Settings.fromEnvironment(["TREES_LOCK_TIMEOUT": "2.5", "TREES_IGNORE_UNKNOWN_PIDS": "1, 7",
-                                                     "TREES_CGROUP_PARENT": "/jobs"])
-        #expect(settings == Settings(lockTimeout: 2.5, ignoredUnknownPIDs: [1, 7], cgroupParent: "/jobs"))
-        #expect(try Settings.fromEnvironment([:]) == Settings())
-        for bad in [["TREES_LOCK_TIMEOUT": "soon"], ["TREES_LOCK_TIMEOUT": "-1"], ["TREES_IGNORE_UNKNOWN_PIDS": "1,x"]] {
-            #expect(throws: TreesError.self, "\(bad)") { try Settings.fromEnvironment(bad) }
-        }
     }
 }

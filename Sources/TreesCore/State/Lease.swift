@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-import CTreesShim
-
 /// A record that process P runs from tree T. P is identified by
 /// `(boot_id, pid, starttime)` and, where the kernel has pidfs, by the inode
 /// of a pidfd, so that neither pid reuse nor a reboot can fool it.
@@ -19,15 +14,4 @@ public struct Lease: Sendable {
     /// The job's own cgroup (`trees exec --cgroup`), as a path relative to
     /// the cgroup v2 mount, e.g. `/trees/trees-app@r1-0123456789abcdef`.
     public var cgroup: String? = nil
-}
-
-/// Whether a lease's process is still the process that took it.
-public enum Liveness: String, Sendable, Encodable {
-    case live
-    /// The process exited (or is a zombie: it no longer runs any code).
-    case exited
-    /// The pid now belongs to another process.
-    case reused = "pid-reused"
-    /// Taken in an earlier boot.
-    case otherBoot = "other-boot"
 }

@@ -46,7 +46,7 @@ struct DiskInventory {
             }
             entry.revs.sort { $0.value < $1.value }
             do {
-                entry.current = try Activation.currentRev(nameDir)
+                entry.current = try Root.currentRev(in: nameDir)
             } catch let e as TreesError {
                 entry.currentProblem = e.message
             }

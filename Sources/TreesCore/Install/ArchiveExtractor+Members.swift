@@ -1,0 +1,133 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CArchive
+import CTreesShim
+
+/// One archive member on its way to disk.
+struct ArchiveMember {
+    let entry: OpaquePointer
+    /// Its path inside the tree, checked by `memberComponents`.
+    let components: [FileName]
+    let name: FileName
+    /// Opened through real directories only (`openParent`).
+    let parent: Directory
+    /// Its path as messages show it.
+    let shown: String
+    /// Where it is written, for messages.
+    var path: String { parent.child(name) }
+}
+
+/// Each kind of member by its own function; `write` chooses.
+extension ArchiveExtractor {
+    mutating func write(_ member: ArchiveMember, from archive: OpaquePointer, root: Directory, buffer: inout [UInt8]) throws {
+        if let rawTarget = CT_archive_entry_hardlink(member.entry) {
+            try writeHardLink(member, to: FileName(cString: rawTarget), root: root)
+            return
+        }
+        let type = CT_archive_entry_filetype(member.entry) & S_IFMT
+        let perm = mode_t(CT_archive_entry_perm(member.entry)) & 0o7777 & ~0o6022
+        switch type {
+        case S_IFDIR: try writeDirectory(member, perm: perm)
+        case S_IFREG: try writeFile(member, perm: perm, from: archive, buffer: &buffer)
+        case S_IFLNK: try writeSymlink(member)
+        default: throw refusal(member, type: type)
+        }
+        if tally.files % 256 == 0 { progress?(tally) }
+    }
+
+    func writeDirectory(_ member: ArchiveMember, perm: mode_t) throws {
+        try makeDirectory(member.name, in: member.parent, mode: 0o700)
+        let dir = try openChild(member.parent, member.name, member: member.shown)
+        try syscall("cannot set mode of", dir.path) { fchmod(dir.fd, perm | 0o700) }
+    }
+
+    /// Copies the member's data, hashing it on the way.
+    mutating func writeFile(_ member: ArchiveMember, perm: mode_t, from archive: OpaquePointer, buffer: inout [UInt8]) throws {
+        try replaceable(member.parent, member.name, member: member.shown)
+        let outFD = try syscall("cannot create", member.path) {
+            member.name.withCName { openat(member.parent.fd, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
+        }
+        let output = FileDescriptor(outFD)
+        let hasher = SHA256()
+        var size: Int64 = 0
+        while true {
+            let n = buffer.withUnsafeMutableBytes { CT_archive_read_data(archive, $0.baseAddress, $0.count) }
+            if n == 0 { break }
+            if n < 0 { throw bad("damaged archive at \(member.shown): \(message(archive))") }
+            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            try writeAll(output.raw, buffer, count: n, path: member.path)
+            size += Int64(n)
+            tally.bytes += Int64(n)
+        }
+        hashes[treePath(member.components)] = FileHash(hash: hasher.finish(), size: size)
+        try syscall("cannot set mode of", member.path) { fchmod(output.raw, perm | 0o600) }
+        tally.files += 1
+    }
+
+    mutating func writeSymlink(_ member: ArchiveMember) throws {
+        guard let rawTarget = CT_archive_entry_symlink(member.entry) else {
+            throw bad("archive symlink \(member.shown) has no target")
+        }
+        let target = FileName(cString: rawTarget)
+        try checkSymlinkTarget(target, linkComponents: member.components, member: member.shown)
+        try replaceable(member.parent, member.name, member: member.shown)
+        try syscall("cannot create symlink", member.path) {
+            target.withCName { t in member.name.withCName { symlinkat(t, member.parent.fd, $0) } }
+        }
+        tally.files += 1
+    }
+
+    func refusal(_ member: ArchiveMember, type: mode_t) -> TreesError {
+        bad("archive member \(member.shown) is \(fileKind(type)); trees refuses device nodes, FIFOs and sockets")
+    }
+
+    /// A symlink's target must stay inside the tree lexically, `..` leading only.
+    func checkSymlinkTarget(_ target: FileName, linkComponents: [FileName], member: String) throws {
+        if target.isEmpty { throw bad("symlink \(member) has an empty target") }
+        if target.count > TreeLimits.maxPathBytes {
+            throw bad("symlink \(member) has a target of \(target.count) bytes; trees allows at most \(TreeLimits.maxPathBytes)")
+        }
+        if target.first == 0x2f {
+            throw bad("symlink \(member) points outside the tree (absolute target \(target.display))")
+        }
+        var depth = linkComponents.count - 1
+        var seenNormal = false
+        for part in target.split(separator: 0x2f, omittingEmptySubsequences: true) {
+            if part == [0x2e] { continue }
+            if part == [0x2e, 0x2e] {
+                if seenNormal { throw bad("symlink \(member) has '..' after a path component (\(target.display))") }
+                depth -= 1
+                if depth < 0 { throw bad("symlink \(member) points outside the tree (\(target.display))") }
+            } else {
+                seenNormal = true
+            }
+        }
+    }
+
+    /// A hard link must name an earlier regular file of the archive.
+    mutating func writeHardLink(_ member: ArchiveMember, to target: FileName, root: Directory) throws {
+        let targetComponents = try memberComponents(target, what: "hard link \(member.shown)")
+        if targetComponents == member.components { throw bad("hard link \(member.shown) names itself") }
+        guard let targetName = targetComponents.last else { throw bad("hard link \(member.shown) has an empty target") }
+        let targetParent: Directory
+        do {
+            targetParent = try openParent(root, targetComponents.dropLast(), member: member.shown, create: false)
+        } catch let e as TreesError where e.errno == .noSuchFileOrDirectory {
+            throw bad("hard link \(member.shown) names \(target.display), which is not an earlier member")
+        }
+        var st = stat()
+        let rc = targetName.withCName { fstatat(targetParent.fd, $0, &st, AT_SYMLINK_NOFOLLOW) }
+        guard rc == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            throw bad("hard link \(member.shown) names \(target.display), which is not an earlier regular file of the archive")
+        }
+        try replaceable(member.parent, member.name, member: member.shown)
+        try syscall("cannot create hard link", member.path) {
+            targetName.withCName { t in member.name.withCName { linkat(targetParent.fd, t, member.parent.fd, $0, 0) } }
+        }
+        tally.files += 1
+        // The same inode: the same content (a later member of the target's
+        // name replaces the name, never the shared inode).
+        hashes[treePath(member.components)] = hashes[treePath(targetComponents)]
+    }
+}
