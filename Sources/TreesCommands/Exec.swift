@@ -11,7 +11,8 @@ struct Exec: ParsableCommand {
         discussion: """
             Resolves NAME's current revision once (or uses REV), takes the tree's lease \
             lock (ROOT/.trees/leases/NAME@REV.lock) shared, records a lease for its own pid, \
-            sets TREES_ROOT, TREES_TREE, TREES_TREE_PATH and TREES_LEASE, changes into the \
+            sets TREES_ROOT, TREES_TREE, TREES_TREE_PATH, TREES_SHARED (ROOT/NAME/shared, see \
+            trees shared) and TREES_LEASE, changes into the \
             tree and executes CMD in its own place, keeping the lock's descriptor open: the \
             job and everything it starts hold the tree until the last of them exits, and no \
             one else can end that. The job keeps its revision even when current moves on. \

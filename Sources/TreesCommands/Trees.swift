@@ -9,10 +9,11 @@ let exitStatusHelp = """
       0   success
       1   unexpected failure, or a damaged or unusable state database
       64  usage error (bad option, bad DURATION)
-      65  bad input: invalid NAME or REV, hostile or damaged archive,
-          conflicting re-install, modified tree (verify), a release
-          marked bad (activate without --force, a failed --check)
-      66  no such tree, source, git ref or previous revision
+      65  bad input: invalid NAME, REV or shared PATH, hostile or damaged
+          archive, content at a shared path, conflicting re-install,
+          modified tree (verify), a release marked bad (activate without
+          --force, a failed --check)
+      66  no such tree, source, git ref, previous revision or shared path
       75  temporary: busy, in use, timed out, or no space left; retry later
     """
 
@@ -35,7 +36,7 @@ struct Trees: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [Install.self, Activate.self, Rollback.self, Mark.self, History.self, List.self, Verify.self,
-                      Exec.self, LeaseCommand.self, Ps.self, Wait.self, GC.self, Pin.self, Unpin.self, Remove.self,
+                      Exec.self, LeaseCommand.self, Ps.self, Wait.self, GC.self, Pin.self, Unpin.self, Remove.self, Shared.self,
                       Doctor.self, Status.self, Log.self, Metrics.self])
 
     @OptionGroup var global: GlobalOptions

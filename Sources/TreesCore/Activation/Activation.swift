@@ -33,6 +33,13 @@ public struct Activation {
     public func activate(_ ref: TreeRef, force: Bool = false, alongWithIntent: ((Rev?) throws -> Void)? = nil) throws -> Rev? {
         try store.serialized {
             try recover(ref.name)
+            // Jobs of the new tree write through its shared links from their
+            // first moment. File work, so outside the transaction below: a
+            // job's lease must not wait for a chown or an fsync.
+            if let row = try store.tree(ref), row.state == .ready, row.verdict.verdict != .bad || force,
+               try root.currentRev(of: ref.name) != ref.rev {
+                try SharedPaths(root: root, store: store).prepare(ref.name)
+            }
             let (nameDir, previous): (Directory, Rev?) = try store.write {
                 guard let row = try store.tree(ref), row.state != .deleted, row.state != .installing else {
                     throw TreesError(.notFound, "no tree \(ref)", hint: "Install it first: trees install \(ref) SOURCE.")

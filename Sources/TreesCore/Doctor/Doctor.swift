@@ -126,7 +126,32 @@ public struct Doctor {
                 }
             }
         }
+        findings += try sharedFindings(store, rows: rows)
         return findings + (try leftovers(store: gcIdle ? store : nil, installIdle: installIdle, rows: rows))
+    }
+
+    /// Declared shared paths that nest, are not as declared on disk, or that
+    /// a ready tree links to while they are missing.
+    private func sharedFindings(_ store: Store, rows: [TreeRecord]) throws -> [Finding] {
+        var findings: [Finding] = []
+        let declarations = try store.sharedDeclarations()
+        for d in declarations {
+            let area = SharedArea(root: root, name: d.name)
+            let location = "\(area.path)/\(d.path)"
+            for other in declarations where other.name == d.name && other.path != d.path && d.path.isWithin(other.path) {
+                findings.append(Finding(.sharedNested, location, "\(d.path) is declared inside the shared path \(other.path)"))
+            }
+            let problems = try area.problems(d)
+            guard !problems.isEmpty else { continue }
+            findings.append(Finding(.sharedPath, location, problems.joined(separator: "; ")))
+            guard problems == ["missing"] else { continue }
+            for row in rows where row.ref.name == d.name && row.state == .ready {
+                guard let nameDir = try root.treeParent(row.ref),
+                      try SharedOccupant.find(d.path, in: nameDir.openDirectory(row.ref.rev.value)) == .link else { continue }
+                findings.append(Finding(.sharedLinkDangling, "\(row.ref) \(d.path)", "\(root.treePath(row.ref))/\(d.path) links to \(location), which is missing"))
+            }
+        }
+        return findings
     }
 
     /// Staging containers whose installer is gone, and (with a store and no
@@ -175,6 +200,9 @@ public struct Doctor {
         }
         try Activation(root: root, store: store).recover()
         try settleStrayTransits()
+        if !kinds.isDisjoint(with: [.sharedPath, .sharedLinkDangling]) {
+            for d in try store.sharedDeclarations() { try? SharedArea(root: root, name: d.name).ensure(d) }
+        }
 
         try store.serialized {
             let disk = try DiskInventory.scan(root)

@@ -41,6 +41,13 @@ public struct Finding: Sendable, Equatable, Codable {
         /// `.REV.leaving`, between its two renames (repair: seal it and put it
         /// at REV, where its row, or doctor, adopts it; never deleted).
         public static let treeInTransit = Kind(rawValue: "tree-in-transit")
+        /// A declared shared path that is missing, of the wrong kind, owner or
+        /// mode, or not writable by its owner (repair: create it, set owner and mode).
+        public static let sharedPath = Kind(rawValue: "shared-path")
+        /// A tree's link to a shared path that is missing (repair: create the shared path).
+        public static let sharedLinkDangling = Kind(rawValue: "shared-link-dangling")
+        /// A shared path declared inside another (never repaired: remove one declaration).
+        public static let sharedNested = Kind(rawValue: "shared-nested")
     }
 
     public var kind: Kind

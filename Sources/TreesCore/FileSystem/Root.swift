@@ -75,6 +75,10 @@ public final class Root: Sendable {
 
     public var databasePath: String { "\(path)/.trees/state.db" }
 
+    /// `ROOT/NAME/shared`: the shared writable paths of NAME, outside every
+    /// tree (`trees shared`), exported to jobs as `TREES_SHARED`.
+    public func sharedPath(_ name: TreeName) -> String { "\(path)/\(name)/shared" }
+
     func staging() throws -> Directory { try meta.openDirectory("staging") }
     func trash() throws -> Directory { try meta.openDirectory("trash") }
 

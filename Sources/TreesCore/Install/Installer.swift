@@ -62,6 +62,8 @@ public struct Installer {
         let tree = try container.dir.openDirectory("tree")
         let index = dedup ? try DedupIndex.load(for: ref.name, root: root, store: store) : .empty
         let known = try fill(tree, from: source, sourceDir: sourceDir, scratch: container.dir.path, dedup: index)
+        // Shared paths are linked in before sealing, so the links are in the manifest.
+        try SharedLinker(root: root, declarations: try store.sharedDeclarations(of: ref.name)).link(into: tree, ref: ref)
         // The tree's own directory is readable by jobs of every user, as the
         // root of an installed program usually is. Its write bits stay until
         // it has left staging (`Transit`); everything below is sealed now.
@@ -148,7 +150,10 @@ public struct Installer {
             return nil
         }
         if let existing {
-            guard existing.digest == digest else {
+            // Shared paths declared or forgotten since change the links a tree
+            // gets, not its content: a retried rollout is still a no-op.
+            let recorded = try store.manifest(treeID: existing.id).flatMap(Manifest.decode)
+            guard existing.digest == digest || recorded.map({ SharedLinker.sameContent($0, manifest) }) == true else {
                 throw TreesError(.badInput, "\(ref) is already installed with different content (\(existing.digest ?? "no digest"), new \(digest))",
                                  hint: "A revision's content never changes; install it under a new REV.")
             }

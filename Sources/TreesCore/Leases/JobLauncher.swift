@@ -119,6 +119,7 @@ public struct JobLauncher {
         setenv("TREES_ROOT", root.path, 1)
         setenv("TREES_TREE", plan.tree.description, 1)
         setenv("TREES_TREE_PATH", plan.path, 1)
+        setenv("TREES_SHARED", root.sharedPath(plan.tree.name), 1)
         if let lease = plan.lease { setenv("TREES_LEASE", lease.id, 1) } else { unsetenv("TREES_LEASE") }
         if changeDirectory && chdir(plan.path) != 0 {
             let err = errno

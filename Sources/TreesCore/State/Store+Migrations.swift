@@ -65,5 +65,20 @@ extension Store {
         ALTER TABLE trees ADD COLUMN verdict_at INTEGER;
         ALTER TABLE trees ADD COLUMN verdict_reason TEXT;
         """,
+        // 5: shared writable paths (`trees shared NAME add PATH`), linked into
+        // every new tree of NAME and kept at ROOT/NAME/shared/PATH.
+        """
+        CREATE TABLE shared_paths (
+            name TEXT NOT NULL,
+            path TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('directory','file')),
+            uid INTEGER,
+            gid INTEGER,
+            mode INTEGER NOT NULL,
+            seed INTEGER NOT NULL DEFAULT 0,
+            declared_at INTEGER NOT NULL,
+            PRIMARY KEY (name, path)
+        );
+        """,
     ]
 }

@@ -15,7 +15,7 @@ import Testing
     @Test(arguments: ["r1", "R9921", "3f2a9c1", "1.2.3+build-4", "a_b", String(repeating: "r", count: 128), "currentx"])
     func validRevs(_ text: String) throws { #expect(try Rev(text).value == text) }
 
-    @Test(arguments: ["", "current", ".r", "-r", "+r", "r/1", "..", "r 1", "r\n", String(repeating: "r", count: 129)])
+    @Test(arguments: ["", "current", "shared", ".r", "-r", "+r", "r/1", "..", "r 1", "r\n", String(repeating: "r", count: 129)])
     func invalidRevs(_ text: String) {
         #expect((try? Rev(text)) == nil)
     }
