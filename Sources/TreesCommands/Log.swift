@@ -6,7 +6,8 @@ struct Log: ParsableCommand {
         commandName: "log",
         abstract: "Show the history of installs, activations, rollbacks, pins, refused leases and gc decisions.",
         discussion: """
-            Events: installed, activated, rolled-back, pinned, unpinned, lease-refused, \
+            Events: installed, activated, rolled-back, pinned, unpinned, marked-good and \
+            marked-bad (with who and why), lease-refused, \
             gc-kept (a tree gc wanted to delete but kept, and why: in use, unknown process, \
             a mount inside; written when the reason changes), deleted (with gc's reason). \
             Every state change writes its entry in the same transaction. gc prunes entries \

@@ -4,7 +4,7 @@ import Testing
 @Suite("trees metrics")
 struct MetricsTests {
     static let families = [
-        "trees_tree_info", "trees_tree_current", "trees_tree_jobs", "trees_tree_bytes",
+        "trees_tree_info", "trees_tree_verdict", "trees_tree_current", "trees_tree_jobs", "trees_tree_bytes",
         "trees_tree_installed_timestamp_seconds", "trees_unknown_processes", "trees_gc_runs_total",
         "trees_gc_deleted_trees_total", "trees_gc_freed_bytes_total", "trees_gc_last_success_timestamp_seconds",
         "trees_leases_refused_total",
