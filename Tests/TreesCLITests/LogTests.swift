@@ -15,8 +15,9 @@ struct LogTests {
         #expect(r.status == 0, "\(r.stderr)")
         let rows = try #require(try json(r.stdout) as? [[String: Any]])
         let events = rows.map { "\($0["event"] as? String ?? "")@\($0["rev"] as? String ?? "")" }
-        #expect(events == ["installed@r1", "installed@r2", "installed@r3", "activated@r3", "activated@r2", "activated@r3",
-                           "rolled-back@r3", "pinned@r2", "deleted@r1"], "\(events)")
+        // Rollback marks the release it leaves bad with its intent, before the move.
+        #expect(events == ["installed@r1", "installed@r2", "installed@r3", "activated@r3", "activated@r2", "marked-bad@r2",
+                           "activated@r3", "rolled-back@r3", "pinned@r2", "deleted@r1"], "\(events)")
         #expect(rows.first { $0["event"] as? String == "rolled-back" }?["previous"] as? String == "r2")
         #expect(rows.last?["detail"] as? String == "unused")
         let table = try s.trees(["log"]).stdout
