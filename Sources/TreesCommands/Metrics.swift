@@ -9,11 +9,17 @@ struct Metrics: ParsableCommand {
         commandName: "metrics",
         abstract: "Print this host's trees in the Prometheus text format, or write them for node_exporter.",
         discussion: """
-            Metrics: trees_tree_info{name,rev,state}, trees_tree_current{name,rev} (1 or 0), \
-            trees_tree_jobs{name,rev}, trees_tree_bytes{name,rev}, \
-            trees_tree_installed_timestamp_seconds{name,rev}, trees_unknown_processes, \
-            trees_gc_runs_total, trees_gc_deleted_trees_total, trees_gc_freed_bytes_total, \
-            trees_gc_last_success_timestamp_seconds, trees_leases_refused_total.
+            Every series has a root label (the root's path), so the textfiles of two roots \
+            on one host never collide. Metrics: trees_build_info{root,version}; per tree \
+            trees_tree_info{root,name,rev,digest}, trees_tree_state{root,name,rev,state} and \
+            trees_tree_verdict{root,name,rev,verdict} (state sets: 1 for the tree's state or \
+            verdict, 0 for the others), trees_tree_current, trees_tree_draining (1 or 0), \
+            trees_tree_jobs, trees_tree_oldest_job_start_timestamp_seconds (absent when no \
+            process runs from it), trees_tree_bytes, trees_tree_installed_timestamp_seconds, \
+            all {root,name,rev}; trees_current_activated_timestamp_seconds{root,name,rev}; then \
+            per root trees_unknown_processes, trees_gc_runs_total, trees_gc_deleted_trees_total, \
+            trees_gc_freed_bytes_total, trees_gc_last_success_timestamp_seconds and \
+            trees_leases_refused_total. contrib/prometheus/trees.rules.yml has alerts on them.
 
             With --textfile PATH (ending in .prom) the text is written to a temporary file \
             in PATH's directory, fsynced and renamed over PATH, so node_exporter's textfile \
@@ -45,7 +51,8 @@ extension GlobalOptions {
     func metricsText() throws -> String {
         let root = try openRoot()
         let store = try root.map { try $0.openStore(create: true) }
-        return MetricsExporter.render(try HostSnapshot.take(root: root, store: store, scanner: nil))
+        let snapshot = try HostSnapshot.take(location: location, root: root, store: store, scanner: nil)
+        return MetricsExporter.render(snapshot, version: Trees.configuration.version)
     }
 
     /// Rewrites the configured metrics textfile after a state change. A failure

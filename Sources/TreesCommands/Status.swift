@@ -53,7 +53,7 @@ struct Status: ParsableCommand {
         let filter = try name.map(TreeName.init)
         let root = try global.openRoot()
         let store = try root.map { try $0.openStore(create: true) }
-        let snapshot = try HostSnapshot.take(root: root, store: store, scanner: nil)
+        let snapshot = try HostSnapshot.take(location: global.location, root: root, store: store, scanner: nil)
         let statuses = RolloutStatus.of(snapshot, name: filter)
         if let filter, statuses.isEmpty {
             throw TreesError(.notFound, "no trees of \(filter) under \(global.location)")

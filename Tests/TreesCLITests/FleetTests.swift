@@ -118,7 +118,7 @@ struct FleetTests {
           .timeLimit(.minutes(3)))
     func rolloutAcrossThreeHosts() throws {
         let queries = try readmeFleetQueries()
-        try #require(queries.count == 3, "README.md must give three fleet queries in a ```promql block")
+        try #require(queries.count == 6, "README.md must give six fleet queries in a ```promql block")
         func query(_ index: Int) -> String {
             queries[index].query.replacingOccurrences(of: "$name", with: "app").replacingOccurrences(of: "$rev", with: "r2")
         }
@@ -169,6 +169,8 @@ struct FleetTests {
         for host in hosts { #expect(try trees(host, ["install", "app@r1", "\(s.path)/src", "--activate"]).status == 0) }
         #expect(eventually(60) { httpGet(port: promPort, "/-/ready") != nil }, "prometheus did not start: \(s.path)/prometheus.log")
         #expect(eventually(30) { scalar("count(trees_tree_current{name=\"app\",rev=\"r1\"} == 1)") == 3 })
+        #expect(scalar(query(3)) == 0, "no host is on r2 yet")
+        #expect(answer(query(4)).map { "\($0.labels["rev"] ?? "?")=\($0.value)" } == ["r1=3.0"])
 
         // A long job on host1 holds r1; then r2 rolls out host by host.
         let job = try Background(treesBinary, ["--root", "\(hosts[1])/root", "exec", "app", "--", "sleep", "300"])
@@ -183,13 +185,21 @@ struct FleetTests {
             scalar("count(trees_tree_current{name=\"app\",rev=\"r2\"} == 1)") == 3
                 && scalar("sum(trees_tree_jobs{name=\"app\",rev=\"r1\"})") == 1
         }, "the scrapes never showed r2 current on all three hosts with the r1 job")
-        let before = (complete: answer(query(0)), oldHosts: answer(query(1)), waiting: answer(query(2)))
+        let before = (complete: answer(query(0)), oldHosts: answer(query(1)), waiting: answer(query(2)),
+                      onRev: answer(query(3)), byRev: answer(query(4)), blocking: answer(query(5)))
         print("fleet before the last r1 job exits: rollout complete = \(before.complete.map(\.value)); "
               + "hosts still on an old rev = \(before.oldHosts.map { "\($0.labels["instance"] ?? "?")=\($0.value)" }); "
-              + "trees waiting for gc = \(before.waiting.map { "\($0.labels["instance"] ?? "?") \($0.labels["rev"] ?? "?")" })")
+              + "trees waiting for gc = \(before.waiting.map { "\($0.labels["instance"] ?? "?") \($0.labels["rev"] ?? "?")" }); "
+              + "% of hosts on r2 = \(before.onRev.map(\.value)); hosts by revision = \(before.byRev.map { "\($0.labels["rev"] ?? "?")=\($0.value)" }); "
+              + "hosts still blocking = \(before.blocking.map { "\($0.labels["instance"] ?? "?") oldest old job \($0.value) s" })")
         #expect(before.complete.map(\.value) == [0])
         #expect(before.oldHosts.map { $0.labels["instance"] } == [targets[1]])
         #expect(Set(before.waiting.map { $0.labels["instance"] ?? "" }) == [targets[0], targets[2]])
+        #expect(before.onRev.map(\.value) == [100])
+        #expect(before.byRev.map { "\($0.labels["rev"] ?? "?")=\($0.value)" } == ["r2=3.0"])
+        // The job on host1 started before this query: its age is positive and below the test's own.
+        #expect(before.blocking.map { $0.labels["instance"] } == [targets[1]])
+        #expect(before.blocking.allSatisfy { $0.value > 0 && $0.value < 180 }, "\(before.blocking.map(\.value))")
 
         // The job exits; the next metrics refresh and scrape say the rollout is complete.
         job.stop()
@@ -197,14 +207,44 @@ struct FleetTests {
         try refreshAll()
         let complete = eventually(15) { scalar(query(0)) == 1 }
         #expect(complete, "rollout never became complete after the job exited: \(hosts.map { (try? trees($0, ["ps", "--json"]).stdout) ?? "" })")
-        let after = (complete: answer(query(0)), oldHosts: answer(query(1)), waiting: answer(query(2)))
+        let after = (complete: answer(query(0)), oldHosts: answer(query(1)), waiting: answer(query(2)), blocking: answer(query(5)))
         print("fleet after the last r1 job exited (\(String(format: "%.1f", Date().timeIntervalSince(exited))) s after it exited, metrics refreshed and scraped): "
               + "rollout complete = \(after.complete.map(\.value)); "
               + "hosts still on an old rev = \(after.oldHosts.map { "\($0.labels["instance"] ?? "?")=\($0.value)" }); "
               + "trees waiting for gc = \(after.waiting.map { "\($0.labels["instance"] ?? "?") \($0.labels["rev"] ?? "?")" })")
         #expect(after.complete.map(\.value) == [1])
         #expect(after.oldHosts.isEmpty)
+        #expect(after.blocking.isEmpty)
         #expect(Set(after.waiting.map { $0.labels["instance"] ?? "" }) == Set(targets))
+    }
+
+    @Test("two roots on one host: node_exporter serves both textfiles, every series apart by its root",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: nodeExporterBinary), "needs prometheus-node-exporter"),
+          .timeLimit(.minutes(1)))
+    func twoRootsOnOneHost() throws {
+        let s = try Scratch()
+        try s.write("src/f", "x")
+        let textfile = s.path + "/textfile"
+        try FileManager.default.createDirectory(atPath: textfile, withIntermediateDirectories: true)
+        for root in ["a", "b"] {
+            #expect(try run(treesBinary, ["--root", "\(s.path)/\(root)", "install", "app@r1", s.path + "/src", "--activate"]).status == 0)
+            #expect(try run(treesBinary, ["--root", "\(s.path)/\(root)", "metrics", "--textfile", "\(textfile)/trees-\(root).prom"]).status == 0)
+        }
+        let port = try freeLoopbackPort()
+        let exporter = try Server(nodeExporterBinary, [
+            "--web.listen-address=127.0.0.1:\(port)", "--collector.disable-defaults",
+            "--collector.textfile", "--collector.textfile.directory=\(textfile)",
+        ], log: s.path + "/node_exporter.log")
+        defer { exporter.stop() }
+        var body = ""
+        #expect(eventually(20) { body = httpGet(port: port, "/metrics") ?? ""; return !body.isEmpty })
+        // node_exporter refuses the whole textfile collection when two files give one series, or one family two HELPs.
+        #expect(body.contains("node_textfile_scrape_error 0"), "\(body.split(separator: "\n").filter { $0.contains("textfile") })")
+        for root in ["a", "b"] {
+            #expect(body.contains(#"trees_tree_current{name="app",rev="r1",root="\#(s.path)/\#(root)"} 1"#)
+                    || body.contains(#"trees_tree_current{root="\#(s.path)/\#(root)",name="app",rev="r1"} 1"#), "\(body)")
+            #expect(body.contains(#"trees_gc_runs_total{root="\#(s.path)/\#(root)"} 0"#))
+        }
     }
 
     @Test("contrib/grafana/trees.json is valid JSON whose queries are exactly README's")

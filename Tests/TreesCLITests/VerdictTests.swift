@@ -41,7 +41,7 @@ struct VerdictTests {
         #expect(try verdicts(s)["r1"] == "bad")
         let log = try s.trees(["log", "app"]).stdout
         #expect(log.contains("marked-good") && log.contains("marked-bad") && log.contains("leaks memory"), "\(log)")
-        #expect(try s.trees(["metrics"]).stdout.contains(#"trees_tree_verdict{name="app",rev="r1",verdict="bad"} 1"#))
+        #expect(try s.trees(["metrics"]).stdout.contains(#"trees_tree_verdict{root="\#(s.root)",name="app",rev="r1",verdict="bad"} 1"#))
     }
 
     static let badValues: [([String], Int32)] = [

@@ -7,25 +7,36 @@ import Glibc
 /// pass), the processes that could not be inspected, and the counters.
 /// `trees metrics` renders it for Prometheus, `trees status` for a person.
 public struct HostSnapshot: Sendable {
+    /// The root's path (canonical when the root exists): the `root` label.
+    public var root: String
     public var trees: [TreeRecord]
     public var current: [TreeName: Rev]
     public var usage: UsageReport
     public var counters: [Counter: Int64]
+    /// Trees a drain is ending the processes of right now.
+    public var draining: Set<TreeRef>
+    /// Turns a process's start time into unix seconds; nil when /proc/stat cannot be read.
+    public var bootClock: ProcessProbe.BootClock?
 
-    public init(trees: [TreeRecord], current: [TreeName: Rev], usage: UsageReport, counters: [Counter: Int64]) {
+    public init(root: String, trees: [TreeRecord], current: [TreeName: Rev], usage: UsageReport, counters: [Counter: Int64],
+                draining: Set<TreeRef> = [], bootClock: ProcessProbe.BootClock? = nil) {
+        self.root = root
         self.trees = trees
         self.current = current
         self.usage = usage
         self.counters = counters
+        self.draining = draining
+        self.bootClock = bootClock
     }
 
     /// Reads the database and scans /proc once.
     /// - Parameters:
+    ///   - location: where the root is or would be (the `root` label when there is none).
     ///   - root: the root, or nil when none exists yet (an empty snapshot).
     ///   - scanner: the scanner to use (its `ignoredUnknownPIDs` set by the caller).
-    public static func take(root: Root?, store: Store?, scanner: UsageScanner?) throws -> HostSnapshot {
+    public static func take(location: String, root: Root?, store: Store?, scanner: UsageScanner?) throws -> HostSnapshot {
         guard let root, let store else {
-            return HostSnapshot(trees: [], current: [:], usage: UsageReport(holders: [], unknown: []),
+            return HostSnapshot(root: location, trees: [], current: [:], usage: UsageReport(holders: [], unknown: []),
                                 counters: Dictionary(uniqueKeysWithValues: Counter.allCases.map { ($0, 0) }))
         }
         let trees = try store.trees()
@@ -33,12 +44,32 @@ public struct HostSnapshot: Sendable {
         for name in Set(trees.map(\.ref.name)) {
             if let rev = try root.currentRev(of: name) { current[name] = rev }
         }
-        let usage = try (scanner ?? UsageScanner(root: root, store: store)).scan()
-        return HostSnapshot(trees: trees, current: current, usage: usage, counters: try store.counters())
+        let scanner = scanner ?? UsageScanner(root: root, store: store)
+        let usage = try scanner.scan()
+        return HostSnapshot(root: root.path, trees: trees, current: current, usage: usage, counters: try store.counters(),
+                            draining: try drainingTrees(store), bootClock: scanner.probe.bootClock())
     }
+
+    /// The trees a drain is working on now.
+    ///
+    /// TODO(drain): main keeps no drain in its database (`trees drain` is
+    /// being built on branch `drain`), so no tree can be draining here and
+    /// this is empty, which is the truth on main, not a guess. When that
+    /// branch merges, read its rows: the trees of `store.drains()` whose
+    /// `store.drain(of:)` has no `finishedAt`.
+    static func drainingTrees(_ store: Store) throws -> Set<TreeRef> { [] }
 
     public func isCurrent(_ ref: TreeRef) -> Bool { current[ref.name] == ref.rev }
 
     /// Distinct processes running from `ref`.
     public func jobs(on ref: TreeRef) -> Int { usage.jobsByTree[ref] ?? 0 }
+
+    /// The process that has run longest from any tree `matching` accepts,
+    /// with its start in unix seconds (nil when the boot time is unknown).
+    /// A kernel hold (a mount, a loop device) is no process and has no start.
+    public func oldestJob(matching: (TreeRef) -> Bool) -> (holder: Holder, startedAt: Int64?)? {
+        usage.holders.filter { !$0.isKernelHold && matching($0.tree) }
+            .min { $0.startTime < $1.startTime }
+            .map { ($0, bootClock?.startedAt($0.startTime)) }
+    }
 }

@@ -30,7 +30,8 @@ public struct RolloutStatus: Sendable {
     public var jobsOnCurrent: Int
     /// Every installed revision other than current, oldest install first.
     public var others: [RevStatus]
-    /// The longest-running job on a revision other than current.
+    /// The longest-running process on a revision other than current (a
+    /// kernel hold, which has no start, is counted in `jobs` but never this).
     public var oldestOldJob: OldJob?
     /// Processes that could not be inspected: any of them could run an old revision.
     public var unknownProcesses: Int
@@ -41,20 +42,18 @@ public struct RolloutStatus: Sendable {
     }
 
     /// One status per name in the snapshot (or only `name`), sorted by name.
-    public static func of(_ snapshot: HostSnapshot, name: TreeName? = nil, probe: ProcessProbe = ProcessProbe()) -> [RolloutStatus] {
+    public static func of(_ snapshot: HostSnapshot, name: TreeName? = nil) -> [RolloutStatus] {
         let live = snapshot.trees.filter { $0.state != .deleted && (name == nil || $0.ref.name == name) }
         return Set(live.map(\.ref.name)).sorted().map { name in
             let current = snapshot.current[name]
             let others = live.filter { $0.ref.name == name && $0.ref.rev != current }
-            let oldest = snapshot.usage.holders
-                .filter { $0.tree.name == name && $0.tree.rev != current }
-                .min { $0.startTime < $1.startTime }
+            let oldest = snapshot.oldestJob { $0.name == name && $0.rev != current }
             return RolloutStatus(
                 name: name, current: current,
                 currentVerdict: live.first { $0.ref.name == name && $0.ref.rev == current }?.verdict.verdict,
                 jobsOnCurrent: current.map { snapshot.jobs(on: TreeRef(name: name, rev: $0)) } ?? 0,
                 others: others.map { RevStatus(rev: $0.ref.rev, state: $0.state, pinned: $0.pinned, verdict: $0.verdict.verdict, jobs: snapshot.jobs(on: $0.ref)) },
-                oldestOldJob: oldest.map { OldJob(pid: $0.pid, rev: $0.tree.rev, command: $0.command, startedAt: probe.startedAt($0.startTime)) },
+                oldestOldJob: oldest.map { OldJob(pid: $0.holder.pid, rev: $0.holder.tree.rev, command: $0.holder.command, startedAt: $0.startedAt) },
                 unknownProcesses: snapshot.usage.unknown.count)
         }
     }
