@@ -140,10 +140,13 @@ struct FleetTests {
             targets.append("127.0.0.1:\(port)")
         }
         let promPort = try freeLoopbackPort()
+        // The rules of contrib/prometheus too, so that their records are checked against real scrapes.
+        let rules = fixtures.deletingLastPathComponent().appendingPathComponent("contrib/prometheus/trees.rules.yml").path
         let config = """
             global:
               scrape_interval: 1s
               evaluation_interval: 1s
+            rule_files: ['\(rules)']
             scrape_configs:
               - job_name: trees
                 static_configs:
@@ -200,6 +203,10 @@ struct FleetTests {
         // The job on host1 started before this query: its age is positive and below the test's own.
         #expect(before.blocking.map { $0.labels["instance"] } == [targets[1]])
         #expect(before.blocking.allSatisfy { $0.value > 0 && $0.value < 180 }, "\(before.blocking.map(\.value))")
+        // The recorded rollout state agrees with README's query.
+        #expect(eventually(10) { scalar(#"name:trees_rollout_complete:bool{name="app"}"#) == 0 })
+        #expect(eventually(10) { scalar(#"name:trees_jobs_off_current:sum{name="app"}"#) == 1 })
+        #expect(eventually(10) { scalar(#"name:trees_revisions_in_use:count{name="app"}"#) == 2 })
 
         // The job exits; the next metrics refresh and scrape say the rollout is complete.
         job.stop()
@@ -215,6 +222,8 @@ struct FleetTests {
         #expect(after.complete.map(\.value) == [1])
         #expect(after.oldHosts.isEmpty)
         #expect(after.blocking.isEmpty)
+        #expect(eventually(10) { scalar(#"name:trees_rollout_complete:bool{name="app"}"#) == 1 })
+        #expect(scalar(#"name:trees_revisions_in_use:count{name="app"}"#) == 1)
         #expect(Set(after.waiting.map { $0.labels["instance"] ?? "" }) == Set(targets))
     }
 
