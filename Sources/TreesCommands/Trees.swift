@@ -34,7 +34,7 @@ struct Trees: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [Install.self, Activate.self, Rollback.self, List.self, Verify.self,
-                      Exec.self, LeaseCommand.self, Ps.self, Wait.self, GC.self, Pin.self, Unpin.self, Remove.self,
+                      Exec.self, LeaseCommand.self, Ps.self, Wait.self, Drain.self, GC.self, Pin.self, Unpin.self, Remove.self,
                       Doctor.self, Status.self, Log.self, Metrics.self])
 
     @OptionGroup var global: GlobalOptions

@@ -36,6 +36,11 @@ public struct Activation {
                     throw TreesError(.temporary, "\(ref) is \(row.state.rawValue) and cannot become current",
                                      hint: "Wait for the running `trees gc` to finish, then try again.")
                 }
+                // A drained tree takes no new job: as `current` it would refuse every one.
+                guard try store.drain(of: ref) == nil else {
+                    throw TreesError(.temporary, "\(ref) is being drained and cannot become current",
+                                     hint: "End the drain first: trees drain --cancel \(ref).")
+                }
                 guard let nameDir = try root.treeParent(ref) else {
                     throw TreesError(.notFound, "\(root.treePath(ref)) is missing on disk",
                                      hint: "Reinstall it, or run `trees verify \(ref)`.")

@@ -17,4 +17,12 @@ public enum HistoryEvent: String, Sendable, CaseIterable {
     case gcKept = "gc-kept"
     case leaseRefused = "lease-refused"
     case pinned, unpinned
+    /// `trees drain` began (detail: its protocol); new leases are refused from now on.
+    case drainStarted = "drain-started"
+    /// A drain sent a signal (detail: the signal, pid, start time, evidence or cgroup).
+    case signalled
+    /// Nothing runs from the tree any more: the drain is done (new leases are still refused).
+    case drained
+    /// `trees drain --cancel`: the drain's schedule is gone and leases are accepted again.
+    case drainCancelled = "drain-cancelled"
 }
