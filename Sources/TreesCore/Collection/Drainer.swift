@@ -135,7 +135,9 @@ public struct Drainer {
             let holders = all.filter { !$0.isKernelHold }
             let now = unixNow()
             for (pid, start) in seen where !holders.contains(where: { $0.pid == pid && $0.startTime == start }) {
-                onEvent(.exited(pid: pid, at: now, left: probe.stat(of: pid)?.startTime == start))
+                let still = probe.stat(of: pid)
+                let left = still?.startTime == start && still?.state != "Z" && still?.state != "X"
+                onEvent(.exited(pid: pid, at: now, left: left))
                 seen[pid] = nil
             }
             for holder in holders { seen[holder.pid] = holder.startTime }

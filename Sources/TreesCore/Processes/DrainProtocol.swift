@@ -126,15 +126,25 @@ public struct DrainProtocol: Sendable, Hashable, CustomStringConvertible {
     /// The canonical spelling, as the database keeps it: `TSTP,TERM@2h,KILL@+1m`.
     public var description: String { steps.map(\.description).joined(separator: ",") }
 
-    /// When step `index` is due (Unix seconds): `startedAt` plus its delay,
-    /// or its delay after step `index - 1` was sent (nil while it was not).
+    /// When step `index` is due (Unix seconds): at `startedAt` plus its
+    /// planned offset, and never sooner after step `index - 1` was sent than
+    /// the protocol spaced the two (nil while that step was not sent). A
+    /// drain that was down when a deadline passed so sends its steps one at
+    /// a time, as far apart as planned: KILL never lands right on TERM.
     /// - Parameter sentAt: when each step before was sent, by index.
     public func due(_ index: Int, startedAt: Int64, sentAt: [Int: Int64]) -> Int64? {
         guard steps.indices.contains(index) else { return nil }
-        let step = steps[index]
-        if index > 0 && sentAt[index - 1] == nil { return nil }
-        if step.relative { return (index == 0 ? startedAt : sentAt[index - 1] ?? startedAt) + step.delay }
-        return startedAt + step.delay
+        let planned = plannedOffsets
+        guard index > 0 else { return startedAt + planned[0] }
+        guard let previous = sentAt[index - 1] else { return nil }
+        return max(startedAt + planned[index], previous + planned[index] - planned[index - 1])
+    }
+
+    /// Each step's offset from the start when every step is sent on time.
+    var plannedOffsets: [Int64] {
+        var offsets: [Int64] = []
+        for step in steps { offsets.append(step.relative ? (offsets.last ?? 0) + step.delay : step.delay) }
+        return offsets
     }
 
     static func bad(_ text: String, _ why: String) -> TreesError {
