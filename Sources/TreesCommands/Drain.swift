@@ -31,13 +31,15 @@ struct Drain: ParsableCommand {
 
             The schedule (start, steps sent, whom each signalled) is kept in the database: \
             run again after a timeout or a crash, drain resumes it on the same clock and \
-            signals nobody twice with one step. trees log records each signal.
+            signals nobody twice with one step; while a drain process of the tree is alive, \
+            another exits 75. trees log records each signal.
 
             --json prints one JSON object per line as things happen: began, step, signal \
             (pid, signal, evidence, at), cgroup-kill, skipped, exited, unknown, then a summary.
 
             EXIT STATUS: 0 drained (nothing runs from the tree); 75 timed out, or only \
-            processes that cannot be inspected remain (survivors named); 64 usage (the \
+            processes that cannot be inspected remain (survivors named), or another drain \
+            of the tree is running; 64 usage (the \
             current revision without --include-current, a protocol other than the one of \
             the drain under way); 65 bad protocol; 66 no such tree.
             """)

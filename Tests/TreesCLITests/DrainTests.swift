@@ -208,6 +208,9 @@ struct DrainTests {
         let began = Date()
         let first = try Background(treesBinary, ["drain", "--root", s.root, "app@r1", "--signal", "TERM", "--then", "KILL@10s"])
         #expect(try eventually(20) { try s.trees(["log", "--json"]).stdout.contains("TERM to pid \(worker.pid)") })
+        // One drain process per tree: a second is refused while the first runs.
+        let second = try s.trees(["drain", "app@r1", "--timeout", "1"])
+        #expect(second.status == 75 && second.stderr.contains("another trees drain (pid \(first.pid))"), "\(second.stderr)")
         kill(first.pid, SIGKILL)
         first.stop()
         #expect(runs(worker.pid))

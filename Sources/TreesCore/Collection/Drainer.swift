@@ -87,16 +87,29 @@ public struct Drainer {
             throw TreesError(.usage, "\(ref) is the current revision of \(ref.name): draining it stops the jobs it serves and refuses new ones",
                              hint: "Activate another revision first, or pass --include-current.")
         }
+        let probe = try scanner.probe.resolvingBootID()
+        let ownPID = probe.ownPID()
+        let me = SignalledProcess(bootID: try probe.bootID(), pid: ownPID, startTime: probe.stat(of: ownPID)?.startTime ?? 0)
         return try store.write {
             if let existing = try store.drain(of: ref) {
                 if let given, given.description != existing.protocolText {
                     throw TreesError(.usage, "a drain of \(ref) is under way with protocol \(existing.protocolText), not \(given.description)",
                                      hint: "Run it again without --signal to resume it, or end it first with trees drain --cancel \(ref).")
                 }
+                // One drain process per tree: two would signal a job twice
+                // with one step. A runner that is gone (killed, exited) is
+                // taken over, which is how a drain resumes.
+                if let runner = try store.drainRunner(ref), runner != me, runner.bootID == me.bootID,
+                   probe.liveness(pid: runner.pid, startTime: runner.startTime, pidfdInode: nil, listed: nil) == .live {
+                    throw TreesError(.temporary, "\(ref) is being drained by another trees drain (pid \(runner.pid))",
+                                     hint: "Wait for it (trees wait \(ref)), or end it by its pid: the next drain resumes its schedule.")
+                }
+                try store.claimDrain(ref, runner: me)
                 return (existing, try DrainProtocol(parsing: existing.protocolText), true)
             }
             let chosen = try given ?? store.drainProtocol(of: ref).map(DrainProtocol.init(parsing:)) ?? .standard
             _ = try store.beginDrain(ref, protocolText: chosen.description, at: unixNow())
+            try store.claimDrain(ref, runner: me)
             guard let record = try store.drain(of: ref) else { throw TreesError(.failure, "the drain of \(ref) vanished") }
             return (record, chosen, false)
         }
@@ -129,6 +142,7 @@ public struct Drainer {
         var seen: [Int32: UInt64] = [:]
         var announced: Set<Int32> = []
         var killedCgroups: Set<String> = []
+        var skipped: Set<SignalledProcess> = [] // told once, however often the kernel refuses
         while true {
             let report = try scanner.scan()
             let all = report.holders(of: ref)
@@ -186,7 +200,7 @@ public struct Drainer {
                     let evidence = holder.evidence.sorted()
                     let outcome = probe.signal(holder.pid, startTime: holder.startTime, pidfdInode: inode, with: signal)
                     try settle(outcome, ref: ref, step: index, signal: signal, identity: identity, evidence: evidence,
-                               command: holder.command, cgroup: nil, store: store, onEvent: onEvent)
+                               command: holder.command, cgroup: nil, store: store, skipped: &skipped, onEvent: onEvent)
                     done.insert(identity)
                 }
                 // A job cgroup is signalled as a group: its members that no
@@ -208,7 +222,7 @@ public struct Drainer {
                         guard let start else { continue }
                         let identity = SignalledProcess(bootID: bootID, pid: pid, startTime: start)
                         try settle(outcome, ref: ref, step: index, signal: signal, identity: identity, evidence: [.cgroup],
-                                   command: "", cgroup: cgroup, store: store, onEvent: onEvent)
+                                   command: "", cgroup: cgroup, store: store, skipped: &skipped, onEvent: onEvent)
                         done.insert(identity)
                     }
                 }
@@ -236,7 +250,8 @@ public struct Drainer {
 
     /// Records and reports what became of one signal.
     private func settle(_ outcome: ProcessProbe.SignalOutcome, ref: TreeRef, step: Int, signal: DrainSignal, identity: SignalledProcess,
-                        evidence: [EvidenceKind], command: String, cgroup: String?, store: Store, onEvent: (DrainEvent) -> Void) throws {
+                        evidence: [EvidenceKind], command: String, cgroup: String?, store: Store, skipped: inout Set<SignalledProcess>,
+                        onEvent: (DrainEvent) -> Void) throws {
         switch outcome {
         case .sent:
             let at = unixNow()
@@ -249,8 +264,10 @@ public struct Drainer {
         case .gone:
             break // it exited meanwhile: the next scan reports it
         case .reused:
+            guard skipped.insert(identity).inserted else { return }
             onEvent(.skipped(pid: identity.pid, reason: "its pid now belongs to another process, which was not signalled"))
         case .failed(let err):
+            guard skipped.insert(identity).inserted else { return }
             onEvent(.skipped(pid: identity.pid, reason: "\(signal.name) refused: \(err)"))
         }
     }

@@ -57,6 +57,21 @@ extension Store {
         return true
     }
 
+    /// The `trees drain` process recorded as running `ref`'s drain, if any.
+    func drainRunner(_ ref: TreeRef) throws -> SignalledProcess? {
+        guard let id = try treeID(ref),
+              let row = try query("SELECT runner_boot_id, runner_pid, runner_start_time FROM drains WHERE tree_id = ?", [.int(id)]).first,
+              let boot = row[0].text, let pid = row[1].int else { return nil }
+        return SignalledProcess(bootID: boot, pid: Int32(truncatingIfNeeded: pid), startTime: UInt64(bitPattern: row[2].int ?? 0))
+    }
+
+    /// Records `runner` as the process running `ref`'s drain.
+    func claimDrain(_ ref: TreeRef, runner: SignalledProcess) throws {
+        guard let id = try treeID(ref) else { return }
+        try query("UPDATE drains SET runner_boot_id = ?, runner_pid = ?, runner_start_time = ? WHERE tree_id = ?",
+                  [.text(runner.bootID), .int(Int64(runner.pid)), .int(Int64(bitPattern: runner.startTime)), .int(id)])
+    }
+
     /// Records that step `step` of `ref`'s drain was sent at `time` (before its signals go out).
     func markStepSent(_ ref: TreeRef, step: Int, at time: Int64) throws {
         guard let id = try treeID(ref) else { return }
