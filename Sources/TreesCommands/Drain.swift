@@ -49,7 +49,7 @@ struct Drain: ParsableCommand {
     @Argument(help: ArgumentHelp("The tree to drain.", valueName: "NAME@REV"))
     var tree: String
 
-    @Option(help: ArgumentHelp("The first signal, sent at once (default: the release's protocol, else TERM).", valueName: "SIG"))
+    @Option(help: ArgumentHelp("The first step: SIG at once, or SIG@DURATION (default: the release's protocol, else TERM at once).", valueName: "SIG"))
     var signal: String?
 
     @Option(name: .customLong("then"), help: ArgumentHelp(
