@@ -143,6 +143,9 @@ public struct Drainer {
         var announced: Set<Int32> = []
         var killedCgroups: Set<String> = []
         var skipped: Set<SignalledProcess> = [] // told once, however often the kernel refuses
+        // A drain started from a shell or rollout script whose cwd is in the
+        // tree never signals its own caller; the caller still holds the tree.
+        let callers = probe.ancestors()
         while true {
             let report = try scanner.scan()
             let all = report.holders(of: ref)
@@ -195,6 +198,12 @@ public struct Drainer {
                 for holder in holders {
                     let identity = SignalledProcess(bootID: bootID, pid: holder.pid, startTime: holder.startTime)
                     guard !done.contains(identity) else { continue }
+                    if callers.contains(SignalledIdentity(pid: holder.pid, startTime: holder.startTime)) {
+                        if skipped.insert(identity).inserted {
+                            onEvent(.skipped(pid: holder.pid, reason: "it runs this trees drain (an ancestor of it), which never signals its caller"))
+                        }
+                        continue
+                    }
                     beforeSignal?(holder.pid)
                     let inode = holder.leaseID.flatMap { inodes[$0] } ?? nil
                     let evidence = holder.evidence.sorted()
@@ -216,7 +225,8 @@ public struct Drainer {
                             onEvent(.cgroupKilled(cgroup: cgroup, at: now))
                         }
                     }
-                    for pid in hierarchy.processIDs(in: cgroup) where !done.contains(where: { $0.pid == pid && $0.bootID == bootID }) {
+                    for pid in hierarchy.processIDs(in: cgroup) where !done.contains(where: { $0.pid == pid && $0.bootID == bootID })
+                        && !callers.contains(where: { $0.pid == pid }) {
                         beforeSignal?(pid)
                         let (outcome, start) = probe.signal(member: pid, of: cgroup, with: signal)
                         guard let start else { continue }

@@ -4,6 +4,20 @@ import Glibc
 import CTreesShim
 
 extension ProcessProbe {
+    /// The processes this one descends from (its parent, the parent's
+    /// parent… up to init), with their start times: a drain run from a shell
+    /// or a rollout script sitting in the tree must not signal its own caller.
+    public func ancestors() -> Set<SignalledIdentity> {
+        var found: Set<SignalledIdentity> = []
+        var pid = getppid()
+        while pid > 1, found.count < 4096,
+              let bytes = try? PseudoFile.read("\(procRoot)/\(pid)/stat"), let parsed = ProcStat(bytes[...]) {
+            guard found.insert(SignalledIdentity(pid: pid, startTime: parsed.startTime)).inserted else { break }
+            pid = parsed.ppid
+        }
+        return found
+    }
+
     /// What became of a signal sent by `signal(_:startTime:pidfdInode:with:)`.
     public enum SignalOutcome: Sendable, Equatable {
         case sent
@@ -66,4 +80,10 @@ extension ProcessProbe {
         if signal.wakesStopped { _ = CT_pidfd_send_signal(fd, SIGCONT) }
         return (.sent, now.startTime)
     }
+}
+
+/// A process by pid and start time (this boot's).
+public struct SignalledIdentity: Sendable, Hashable {
+    public var pid: Int32
+    public var startTime: UInt64
 }
