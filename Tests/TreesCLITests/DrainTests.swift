@@ -273,6 +273,9 @@ struct DrainTests {
         #expect(try s.trees(["exec", "app", "--", "/bin/true"]).status == 0)
 
         #expect(try s.trees(["drain", "app@r1"]).status == 0)
+        let listed = try json(try s.trees(["list", "--json"]).stdout) as? [[String: Any]] ?? []
+        #expect(listed.first { $0["rev"] as? String == "r1" }?["drain"] as? String == "drained")
+        #expect(listed.first { $0["rev"] as? String == "r2" }?["drain"] == nil)
         let exec = try s.trees(["exec", "app@r1", "--", "/bin/true"])
         #expect(exec.status == 75 && exec.stderr.contains("being drained"), "\(exec.stderr)")
         let sleeper = try Background("/bin/sleep", ["300"], cwd: "/")
