@@ -104,6 +104,10 @@ struct Drain: ParsableCommand {
         } else if outcome.drained {
             printLine("\(ref) drained: nothing runs from it")
         }
+        if !json && !outcome.kernelHolds.isEmpty {
+            // No process to signal: the operator ends these (umount, losetup -d, swapoff).
+            printLine("still held by the kernel, which no signal ends: " + outcome.kernelHolds.map(\.command).joined(separator: ", "))
+        }
         if outcome.drained { return }
         if !json {
             var lines = ["trees: " + (outcome.survivors.isEmpty ? "\(ref) is not known to be drained; processes that cannot be inspected remain (never signalled):"
