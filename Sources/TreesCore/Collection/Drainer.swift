@@ -159,6 +159,11 @@ public struct Drainer {
             }
             for holder in holders { seen[holder.pid] = holder.startTime }
             for unknown in report.unknownListed where announced.insert(unknown.pid).inserted { onEvent(.unknown(unknown)) }
+            let isCaller = { (h: Holder) in callers.contains(SignalledIdentity(pid: h.pid, startTime: h.startTime)) }
+            for holder in holders where isCaller(holder)
+                && skipped.insert(SignalledProcess(bootID: bootID, pid: holder.pid, startTime: holder.startTime)).inserted {
+                onEvent(.skipped(pid: holder.pid, reason: "it runs this trees drain (an ancestor of it), which never signals its caller"))
+            }
             guard let current = try store.drain(of: ref) else {
                 throw TreesError(.temporary, "the drain of \(ref) was cancelled while it ran")
             }
@@ -180,6 +185,12 @@ public struct Drainer {
                 }
                 return outcome
             }
+            // Only this drain's own callers are left: waiting for them would
+            // wait for ever, since they wait for it.
+            if populated.isEmpty && holders.allSatisfy(isCaller) {
+                return DrainOutcome(drained: false, record: record, survivors: holders, unknown: report.unknownListed,
+                                    kernelHolds: all.filter(\.isKernelHold), privilegeNotice: report.privilegeNotice)
+            }
             if record.finishedAt != nil { try store.write { try store.reopenDrain(ref) } }
             // The steps that fell due, in order; each is recorded before its signals go out.
             var newlySent: [Int] = []
@@ -198,12 +209,7 @@ public struct Drainer {
                 for holder in holders {
                     let identity = SignalledProcess(bootID: bootID, pid: holder.pid, startTime: holder.startTime)
                     guard !done.contains(identity) else { continue }
-                    if callers.contains(SignalledIdentity(pid: holder.pid, startTime: holder.startTime)) {
-                        if skipped.insert(identity).inserted {
-                            onEvent(.skipped(pid: holder.pid, reason: "it runs this trees drain (an ancestor of it), which never signals its caller"))
-                        }
-                        continue
-                    }
+                    if isCaller(holder) { continue }
                     beforeSignal?(holder.pid)
                     let inode = holder.leaseID.flatMap { inodes[$0] } ?? nil
                     let evidence = holder.evidence.sorted()
