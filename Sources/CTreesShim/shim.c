@@ -36,6 +36,15 @@ int CT_pidfd_open(pid_t pid, unsigned int flags) {
 #endif
 }
 
+int CT_pidfd_send_signal(int pidfd, int sig) {
+#ifdef SYS_pidfd_send_signal
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
 int CT_is_mount_root(int dirfd, const char *path) {
 #ifdef STATX_ATTR_MOUNT_ROOT
     struct statx stx;

@@ -33,7 +33,7 @@ struct Exec: ParsableCommand {
             is none, --cgroup fails with exit 1 and runs nothing.
 
             Exit status: CMD's own; 126 when CMD cannot be executed, 127 when it is not \
-            found; 66 no such tree; 75 tree not ready (being collected) or its lock held \
+            found; 66 no such tree; 75 tree not ready (being collected) or being drained, or its lock held \
             exclusive past the timeout; 1 when --cgroup cannot make or enter the job's \
             cgroup, or with --require-lease when no lease can be held.
             """)

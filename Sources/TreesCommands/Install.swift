@@ -23,6 +23,10 @@ struct Install: ParsableCommand {
             new tree gets a copy of its source; trees verify reports the changed tree). \
             `trees list --usage` shows each tree's own and shared bytes.
 
+            --drain PROTOCOL keeps how this release's processes are told to finish with \
+            the tree (SIG[@[+]DURATION],…, e.g. 'TSTP,TERM@2h'): trees drain uses it when \
+            it is given no --signal. A bad protocol is refused (65) before anything is written.
+
             \(exitStatusHelp)
             """)
 
@@ -43,9 +47,14 @@ struct Install: ParsableCommand {
     @Flag(help: "Copy every file, even one whose content, mode and owner match a file of an installed revision of NAME (by default such a file is a hard link to it).")
     var noDedup = false
 
+    @Option(help: ArgumentHelp("How trees drain tells this release's processes to finish, e.g. 'TSTP,TERM@2h' (kept with the tree).",
+                               valueName: "PROTOCOL"))
+    var drain: String?
+
     func run() throws {
         // Validate everything before anything is written.
         let ref = try TreeRef(parsing: tree)
+        let drainProtocol = try drain.map(DrainProtocol.init(parsing:))
         let kind = try Source.classify(source, gitRef: gitRef)
         let root = try global.createRoot()
         let store = try root.openStore(create: true)
@@ -58,6 +67,9 @@ struct Install: ParsableCommand {
         } catch {
             progress.finish()
             throw error
+        }
+        if let drainProtocol {
+            try Installer(root: root, store: store).keepDrainProtocol(drainProtocol, for: ref)
         }
         if activate {
             try Activation(root: root, store: store).activate(ref)

@@ -33,6 +33,9 @@ struct List: ParsableCommand {
         let pinned: Bool
         /// unverified, good or bad (`trees mark`, `activate --check`, `rollback`).
         let verdict: String
+        /// `draining` while `trees drain` tells its processes to finish,
+        /// `drained` once none ran (it still takes no lease); absent otherwise.
+        let drain: String?
         let installed_at: String?
         let bytes: Int64
         /// Bytes of files no other tree links (what deleting it frees) and
@@ -64,6 +67,10 @@ struct List: ParsableCommand {
         // all trees (unreadable leases or /proc only lower the count shown).
         let leases = try Leases(root: root, store: store).liveCountsByTree()
         let scanned = jobs ? (try? UsageScanner(root: root, store: store).scan().jobsByTree) ?? [:] : nil
+        var drains: [TreeRef: String] = [:]
+        for ref in try store.drains() {
+            drains[ref] = try store.drain(of: ref)?.finishedAt == nil ? "draining" : "drained"
+        }
         var currents: [TreeName: Rev?] = [:]
         var rows: [Row] = []
         for tree in try store.trees(name: filter, includeDeleted: all) {
@@ -74,7 +81,7 @@ struct List: ParsableCommand {
             rows.append(Row(
                 name: tree.ref.name.value, rev: tree.ref.rev.value, path: root.treePath(tree.ref),
                 state: tree.state.rawValue, current: tree.state != .deleted && currents[tree.ref.name]! == tree.ref.rev,
-                pinned: tree.pinned, verdict: tree.verdict.verdict.rawValue, installed_at: tree.installedAt.map(rfc3339),
+                pinned: tree.pinned, verdict: tree.verdict.verdict.rawValue, drain: tree.state == .deleted ? nil : drains[tree.ref], installed_at: tree.installedAt.map(rfc3339),
                 bytes: tree.bytes, own_bytes: usage?.ownBytes, shared_bytes: usage?.sharedBytes, files: tree.files, digest: tree.digest,
                 leases: leases[tree.id] ?? 0, jobs: scanned.map { $0[tree.ref] ?? 0 },
                 deleted_at: tree.deletedAt.map(rfc3339), delete_reason: tree.state == .deleted ? tree.deleteReason : nil,
@@ -88,7 +95,7 @@ struct List: ParsableCommand {
         if usage { header.insert("SHARED", at: 8) }
         if all { header.append("DELETED") }
         printTable(header, rows.map { row in
-            var cells = ["\(row.name)@\(row.rev)", row.state, row.current ? "*" : "", row.pinned ? "pinned" : "",
+            var cells = ["\(row.name)@\(row.rev)", row.state + (row.drain.map { " (\($0))" } ?? ""), row.current ? "*" : "", row.pinned ? "pinned" : "",
                          row.verdict, String(row.jobs ?? row.leases), row.installed_at ?? "-", formatBytes(row.bytes), String(row.files)]
             if usage { cells.insert(row.shared_bytes.map(formatBytes) ?? "-", at: 8) }
             if all, let at = row.deleted_at {

@@ -9,7 +9,9 @@ struct Log: ParsableCommand {
             Events: installed, activated, rolled-back, pinned, unpinned, marked-good and \
             marked-bad (with who and why), lease-refused, \
             gc-kept (a tree gc wanted to delete but kept, and why: in use, unknown process, \
-            a mount inside; written when the reason changes), deleted (with gc's reason). \
+            a mount inside; written when the reason changes), deleted (with gc's reason), \
+            drain-started (with the protocol), signalled (each signal of a drain: signal, pid, \
+            start time, evidence), drained, drain-cancelled. \
             Every state change writes its entry in the same transaction. gc prunes entries \
             older than its --keep-history (default 90 days), but keeps the last activation \
             of each tree, which rollback needs.

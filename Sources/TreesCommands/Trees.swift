@@ -36,7 +36,7 @@ struct Trees: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [Install.self, Activate.self, Rollback.self, Mark.self, History.self, List.self, Verify.self,
-                      Exec.self, LeaseCommand.self, Ps.self, Wait.self, GC.self, Pin.self, Unpin.self, Remove.self, Shared.self,
+                      Exec.self, LeaseCommand.self, Ps.self, Wait.self, Drain.self, GC.self, Pin.self, Unpin.self, Remove.self, Shared.self,
                       Doctor.self, Status.self, Log.self, Metrics.self])
 
     @OptionGroup var global: GlobalOptions

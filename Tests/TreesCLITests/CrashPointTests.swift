@@ -199,6 +199,27 @@ struct CrashPointTests {
                  after: { c, _ in
                      c.sql("SELECT COUNT(*) FROM leases WHERE id = '\(c.leaseID)'") == "0" ? [] : ["lease still recorded"]
                  }),
+        // A job holds r1 by its lease and ignores TERM: every commit of the
+        // drain (its start, the step, the signal) can be killed, and the
+        // drain run again resumes it: one schedule, the job signalled once.
+        Scenario(name: "drain", setup: { c in
+                     try c.install("r1", activate: true); try c.install("r2", activate: true)
+                     c.sleeper = try Background("/bin/sh", ["-c", "trap '' TERM; exec /bin/sleep 600"], cwd: "/")
+                     usleep(100_000)
+                     _ = try c.trees(["lease", "acquire", "app@r1", "--pid", String(c.sleeper!.pid)])
+                 },
+                 command: { _ in ["drain", "app@r1", "--timeout", "1"] }, rerunStatuses: [75],
+                 after: { c, _ in
+                     var v: [String] = []
+                     if c.sql("SELECT COUNT(*) FROM drains") != "1" { v.append("no drain recorded after the rerun") }
+                     if c.sql("SELECT COUNT(*) FROM drain_signals WHERE pid = \(c.sleeper!.pid)") != "1" {
+                         v.append("the job's TERM recorded \(c.sql("SELECT COUNT(*) FROM drain_signals")) times, not once")
+                     }
+                     v += c.expectStatus(["exec", "app@r1", "--", "/bin/true"], [75])
+                     v += c.expectStatus(["drain", "--cancel", "app@r1"], [0])
+                     v += c.expectStatus(["exec", "app@r1", "--", "/bin/true"], [0])
+                     return v
+                 }),
     ]
 
     @Test(arguments: scenarios)

@@ -17,6 +17,10 @@ int CT_renameat_exchange(int olddirfd, const char *oldpath, int newdirfd, const 
 /// pidfd_open(2); returns a pidfd (O_CLOEXEC is implied by the kernel).
 int CT_pidfd_open(pid_t pid, unsigned int flags);
 
+/// pidfd_send_signal(2) with no siginfo and no flags: signals the process
+/// the pidfd refers to, which a reused pid can never be.
+int CT_pidfd_send_signal(int pidfd, int sig);
+
 /// Whether the entry at dirfd/path is the root of a mount (statx STATX_ATTR_MOUNT_ROOT).
 /// Returns 1 if yes, 0 if no, -1 with errno on failure (ENOSYS/EINVAL: unknown).
 int CT_is_mount_root(int dirfd, const char *path);

@@ -52,6 +52,11 @@ public struct Activation {
                     throw TreesError(.badInput, "\(ref) is marked bad\(row.verdict.reason.map { " (\($0))" } ?? "")",
                                      hint: "Activate it anyway with --force, or mark it good first: trees mark \(ref) good --reason TEXT.")
                 }
+                // A drained tree takes no new job: as `current` it would refuse every one.
+                guard try store.drain(of: ref) == nil else {
+                    throw TreesError(.temporary, "\(ref) is being drained and cannot become current",
+                                     hint: "End the drain first: trees drain --cancel \(ref).")
+                }
                 guard let nameDir = try root.treeParent(ref) else {
                     throw TreesError(.notFound, "\(root.treePath(ref)) is missing on disk",
                                      hint: "Reinstall it, or run `trees verify \(ref)`.")

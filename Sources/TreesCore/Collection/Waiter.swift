@@ -52,7 +52,7 @@ public struct Waiter {
     /// Polls pidfds of `pids` (readable once the process exits) and the
     /// `cgroup.events` of populated `cgroups` (an absolute path each;
     /// `POLLPRI` when `populated` changes) for up to `seconds`.
-    private func waitForAnyExit(_ pids: Set<Int32>, startTimes: [Int32: UInt64], cgroups: [String], seconds: Double) {
+    func waitForAnyExit(_ pids: Set<Int32>, startTimes: [Int32: UInt64], cgroups: [String], seconds: Double) {
         var fds: [pollfd] = []
         defer { fds.forEach { close($0.fd) } }
         for pid in pids {

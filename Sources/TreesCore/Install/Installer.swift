@@ -262,3 +262,16 @@ public struct Installer {
         }
     }
 }
+
+extension Installer {
+    /// Keeps with the installed tree `ref` how its processes are told to
+    /// finish (`install --drain`), for a `trees drain` given no protocol.
+    /// Written after the install: a kill in between leaves the tree without
+    /// it, and the install run again (a no-op for the same content) adds it.
+    public func keepDrainProtocol(_ drainProtocol: DrainProtocol, for ref: TreeRef) throws {
+        try store.write {
+            guard try store.tree(ref)?.state == .ready else { throw TreesError(.notFound, "no tree \(ref)") }
+            try store.setDrainProtocol(ref, drainProtocol.description)
+        }
+    }
+}

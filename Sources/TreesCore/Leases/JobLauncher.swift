@@ -66,6 +66,10 @@ public struct JobLauncher {
                 throw TreesError(.temporary, "\(ref) is \(state.rawValue) and takes no new jobs",
                                  hint: "It is being garbage-collected; start the job from `current` instead.")
             }
+            if let drain = try? store?.drain(of: ref), drain != nil {
+                throw TreesError(.temporary, "\(ref) is being drained and takes no new jobs",
+                                 hint: "Start the job from `current` instead; `trees drain --cancel \(ref)` accepts jobs again.")
+            }
             if lock != nil {
                 // A job user's normal path; for the operator it means the database failed.
                 let operatorRan = geteuid() == 0 || geteuid() == root.operatorUID

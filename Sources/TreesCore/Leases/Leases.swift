@@ -33,8 +33,8 @@ public struct Leases {
         }
         let bootID = try probe.bootID()
         let inode = probe.pidfdInode(of: pid)
-        var refused: TreeRef?
-        defer { if let refused { try? store.recordRefusedLease(refused, reason: "being collected (pid \(pid))") } }
+        var refused: (tree: TreeRef, why: String)?
+        defer { if let refused { try? store.recordRefusedLease(refused.tree, reason: "\(refused.why) (pid \(pid))") } }
         // Not durable at once: a lease from before a machine crash is dead by boot id.
         return try store.write(durable: false) {
             let ref = try Leases.resolve(selector, root: root)
@@ -42,9 +42,14 @@ public struct Leases {
                 throw TreesError(.notFound, "no tree \(ref)")
             }
             guard row.state == .ready else {
-                refused = ref
+                refused = (ref, "being collected")
                 throw TreesError(.temporary, "\(ref) is \(row.state.rawValue) and takes no new leases",
                                  hint: "It is being garbage-collected; start the job from `current` instead.")
+            }
+            guard try !store.isDraining(treeID: row.id) else {
+                refused = (ref, "being drained")
+                throw TreesError(.temporary, "\(ref) is being drained and takes no new leases",
+                                 hint: "Start the job from `current` instead; `trees drain --cancel \(ref)` accepts leases again.")
             }
             let lease = Lease(id: newLeaseID(), tree: ref, bootID: bootID, pid: pid, startTime: identity.startTime,
                               pidfdInode: inode, uid: getuid(), acquiredAt: unixNow(), command: command)

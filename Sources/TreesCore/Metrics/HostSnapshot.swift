@@ -52,12 +52,11 @@ public struct HostSnapshot: Sendable {
 
     /// The trees a drain is working on now.
     ///
-    /// TODO(drain): main keeps no drain in its database (`trees drain` is
-    /// being built on branch `drain`), so no tree can be draining here and
-    /// this is empty, which is the truth on main, not a guess. When that
-    /// branch merges, read its rows: the trees of `store.drains()` whose
-    /// `store.drain(of:)` has no `finishedAt`.
-    static func drainingTrees(_ store: Store) throws -> Set<TreeRef> { [] }
+    /// Trees whose drain is under way (`trees drain`): begun, not yet
+    /// finished with nothing left running.
+    static func drainingTrees(_ store: Store) throws -> Set<TreeRef> {
+        Set(try store.drains().filter { try store.drain(of: $0)?.finishedAt == nil })
+    }
 
     public func isCurrent(_ ref: TreeRef) -> Bool { current[ref.name] == ref.rev }
 

@@ -231,6 +231,38 @@ public struct Cgroup: Sendable {
         return .success(here.st_mode & S_IFMT == S_IFDIR && here.st_dev == mount.st_dev)
     }
 
+    /// The cgroup v2 path of process `pid` (`/a/b`), nil when it cannot be read.
+    public static func cgroup(of pid: Int32, procRoot: String = "/proc") -> String? {
+        guard let text = try? PseudoFile.read("\(procRoot)/\(pid)/cgroup"),
+              let path = v2Path(inProcCgroup: text), path.first == ProcBytes.slash else { return nil }
+        return String(decoding: path, as: UTF8.self)
+    }
+
+    /// The processes directly in `cgroup` (its `cgroup.procs`); empty when it cannot be read.
+    public func processIDs(in cgroup: String) -> [Int32] {
+        guard let text = try? PseudoFile.read(absolutePath(cgroup) + "/cgroup.procs") else { return [] }
+        return text.split(separator: ProcBytes.newline).compactMap { Int32(String(decoding: $0, as: UTF8.self)) }
+    }
+
+    /// Kills every process in `cgroup` and below in one step by writing `1`
+    /// to its `cgroup.kill` (Linux 5.14+): a process forking while it runs
+    /// cannot leave a child behind. Only for a job cgroup of this root
+    /// (`isJobCgroup(_:rootTag:)`). Returns nil, or the errno of `open` or `write`.
+    public func killAll(_ cgroup: String) -> Errno? {
+        let fd = retryingEINTR { open(absolutePath(cgroup) + "/cgroup.kill", O_WRONLY | O_CLOEXEC | O_NOFOLLOW) }
+        guard fd >= 0 else { return .current }
+        defer { close(fd) }
+        let one: [UInt8] = [UInt8(ascii: "1")]
+        return retryingEINTR({ write(fd, one, 1) }) == 1 ? nil : .current
+    }
+
+    /// Whether `cgroup` (a path `validJobCgroup` accepted) was made by a
+    /// `trees exec` of the root tagged `rootTag` (or by one from before tags).
+    public static func isJobCgroup(_ cgroup: String, rootTag: String?) -> Bool {
+        guard let last = cgroup.split(separator: "/").last, let parsed = parseJobName(last) else { return false }
+        return parsed.rootTag == nil || parsed.rootTag == rootTag
+    }
+
     /// Whether `cgroup` (or a descendant) holds a process, from its
     /// `cgroup.events`; nil when that cannot be read (e.g. it is gone).
     public func isPopulated(_ cgroup: String) -> Bool? {

@@ -20,4 +20,12 @@ public enum HistoryEvent: String, Sendable, CaseIterable {
     /// A verdict given (`mark`, `activate --check`, `rollback`); the detail says who and why.
     case markedGood = "marked-good"
     case markedBad = "marked-bad"
+    /// `trees drain` began (detail: its protocol); new leases are refused from now on.
+    case drainStarted = "drain-started"
+    /// A drain sent a signal (detail: the signal, pid, start time, evidence or cgroup).
+    case signalled
+    /// Nothing runs from the tree any more: the drain is done (new leases are still refused).
+    case drained
+    /// `trees drain --cancel`: the drain's schedule is gone and leases are accepted again.
+    case drainCancelled = "drain-cancelled"
 }

@@ -9,6 +9,9 @@ extension Store {
         guard state == TreeState.ready.rawValue else {
             throw TreesError(.temporary, "\(lease.tree) is \(state ?? "not recorded") and takes no new leases")
         }
+        guard try !isDraining(treeID: treeID) else {
+            throw TreesError(.temporary, "\(lease.tree) is being drained and takes no new leases")
+        }
         try query("""
             INSERT INTO leases (id, tree_id, boot_id, pid, start_time, pidfd_inode, uid, acquired_at, command)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)

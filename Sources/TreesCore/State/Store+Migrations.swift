@@ -80,5 +80,37 @@ extension Store {
             PRIMARY KEY (name, path)
         );
         """,
+        // 6: drains (`trees drain`): a release's own protocol, kept from its
+        // install; the schedule of a drain under way (when it began, which
+        // steps were sent when, which `trees drain` process runs it) and
+        // every process each step signalled, so a re-run resumes it and
+        // signals nobody twice.
+        """
+        ALTER TABLE trees ADD COLUMN drain_protocol TEXT;
+        CREATE TABLE drains (
+            tree_id INTEGER PRIMARY KEY REFERENCES trees(id) ON DELETE CASCADE,
+            protocol TEXT NOT NULL,
+            started_at INTEGER NOT NULL,
+            finished_at INTEGER,
+            runner_boot_id TEXT,
+            runner_pid INTEGER,
+            runner_start_time INTEGER
+        );
+        CREATE TABLE drain_steps (
+            tree_id INTEGER NOT NULL REFERENCES drains(tree_id) ON DELETE CASCADE,
+            step INTEGER NOT NULL,
+            sent_at INTEGER NOT NULL,
+            PRIMARY KEY (tree_id, step)
+        );
+        CREATE TABLE drain_signals (
+            tree_id INTEGER NOT NULL REFERENCES drains(tree_id) ON DELETE CASCADE,
+            step INTEGER NOT NULL,
+            boot_id TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            start_time INTEGER NOT NULL,
+            at INTEGER NOT NULL,
+            PRIMARY KEY (tree_id, step, boot_id, pid, start_time)
+        );
+        """,
     ]
 }

@@ -47,10 +47,13 @@ extension Store {
                 state_changed_at = excluded.state_changed_at, pinned = 0,
                 installed_at = NULL, activated_at = NULL, deactivated_at = NULL,
                 deleted_at = NULL, delete_reason = NULL, bytes_freed = NULL,
-                verdict = 'unverified', verdict_by = NULL, verdict_at = NULL, verdict_reason = NULL
+                verdict = 'unverified', verdict_by = NULL, verdict_at = NULL, verdict_reason = NULL,
+                drain_protocol = NULL
             """, [.text(ref.name.value), .text(ref.rev.value), .text(path), .text(manifest.digest),
                   .int(manifest.bytes), .int(manifest.files), .int(unixNow())])
         guard let row = try tree(ref) else { throw TreesError(.failure, "the row of \(ref) vanished during install") }
+        // A rev installed again after it was deleted starts with no drain of its old life.
+        _ = try cancelDrain(ref)
         try saveManifest(manifest, treeID: row.id)
         return row
     }

@@ -32,8 +32,10 @@ extension TreeState {
     /// The life of a tree, every move trees makes and no other:
     /// `installing → ready → (condemned → ready | deleting → deleted)`, with
     /// the moves of recovery and doctor beside it. A new state (a release
-    /// verdict, a drain) is a case and its rows here; `TreeTransitionsTests`
-    /// walks every pair.
+    /// verdict) is a case and its rows here; `TreeTransitionsTests`
+    /// walks every pair. A drain is not a state: a draining tree stays
+    /// `ready` (gc deletes it once nothing runs from it) and its schedule is
+    /// kept beside the state (`Store+Drains.swift`).
     public static let transitions: [TreeTransition] = [
         .init(from: nil,         event: .beginInstall,   to: .installing),
         .init(from: .deleted,    event: .beginInstall,   to: .installing),
