@@ -33,18 +33,9 @@ private func signalled(_ events: [[String: Any]], _ signal: String) -> Set<Int32
     Set(events.filter { $0["event"] as? String == "signal" && $0["signal"] as? String == signal }.compactMap { ($0["pid"] as? Int).map(Int32.init) })
 }
 
-/// Runs `argv` in the background with no signal blocked, as a job started
-/// by a shell or systemd runs: the test's threads block most signals, and
-/// Foundation's `Process` hands that mask on to its child, where a drain's
-/// TERM would wait forever.
-private func job(_ argv: [String], cwd: String? = nil) throws -> Background {
-    try Background("/usr/bin/python3", ["-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])"] + argv,
-                   cwd: cwd)
-}
-
 /// A job that ignores SIGTERM (an ignored signal stays ignored across exec), sitting in `cwd`.
 private func termIgnoringJob(cwd: String) throws -> Background {
-    try job(["/bin/sh", "-c", "trap '' TERM; exec /bin/sleep 300"], cwd: cwd)
+    try signallableJob(["/bin/sh", "-c", "trap '' TERM; exec /bin/sleep 300"], cwd: cwd)
 }
 
 /// How many drains the database holds.
@@ -60,13 +51,13 @@ struct DrainTests {
     @Test func aDrainReachesOnlyTheOldTreesJobs() throws {
         let s = try Scratch()
         try installRevs(s, ["r1"])
-        let old = try job(["/bin/sleep", "300"], cwd: s.root + "/app/r1")
+        let old = try signallableJob(["/bin/sleep", "300"], cwd: s.root + "/app/r1")
         defer { old.stop() }
-        let leased = try job([treesBinary, "exec", "--root", s.root, "app", "--", "/bin/sleep", "300"])
+        let leased = try signallableJob([treesBinary, "exec", "--root", s.root, "app", "--", "/bin/sleep", "300"])
         defer { leased.stop() }
         #expect(try eventually { try psEvidence(s)["\(leased.pid) app@r1"]?.contains("lease") == true })
         try installRevs(s, ["r2"])
-        let new = try job(["/bin/sleep", "300"], cwd: s.root + "/app/r2")
+        let new = try signallableJob(["/bin/sleep", "300"], cwd: s.root + "/app/r2")
         defer { new.stop() }
         #expect(try eventually { try psEvidence(s)["\(new.pid) app@r2"] != nil })
 
@@ -96,7 +87,7 @@ struct DrainTests {
         try s.write("src/lib/f", "1\n")
         #expect(try s.trees(["install", "app@r1", s.path + "/src", "--drain", "sigusr1,TERM@+1h"]).status == 0)
         try installRevs(s, ["r2"])
-        let worker = try job(["/bin/sleep", "300"], cwd: s.root + "/app/r1")
+        let worker = try signallableJob(["/bin/sleep", "300"], cwd: s.root + "/app/r1")
         defer { worker.stop() }
         #expect(try eventually { try psEvidence(s)["\(worker.pid) app@r1"] != nil })
         let r = try s.trees(["drain", "app@r1", "--timeout", "20", "--json"])
@@ -141,7 +132,7 @@ struct DrainTests {
         let s = try Scratch()
         try installRevs(s, ["r1"])
         let pidFile = s.path + "/grandchild.pid"
-        let worker = try job([treesBinary, "exec", "--root", s.root, "app", "--", "/bin/sh", "-c",
+        let worker = try signallableJob([treesBinary, "exec", "--root", s.root, "app", "--", "/bin/sh", "-c",
             "(/bin/sleep 300 </dev/null >/dev/null 2>&1 & echo $! > \(pidFile).tmp); mv \(pidFile).tmp \(pidFile); exec /bin/sleep 300"])
         defer { worker.stop() }
         #expect(eventually { FileManager.default.fileExists(atPath: pidFile) })
@@ -175,7 +166,7 @@ struct DrainTests {
         try s.write("src/lib/f", "1\n")
         #expect(try s.trees(["install", "\(name)@r1", s.path + "/src", "--activate"]).status == 0)
         let pidFile = s.path + "/grandchild.pid"
-        let worker = try job([
+        let worker = try signallableJob([
             treesBinary, "exec", "--root", s.root, name, "--cgroup", "--cgroup-parent", parent.relative, "--", "/bin/sh", "-c",
             "trap '' TERM; cd /; (env -i /bin/sleep 300 </dev/null >/dev/null 2>&1 & echo $! > \(pidFile).tmp); mv \(pidFile).tmp \(pidFile); exec /bin/sleep 300",
         ])
@@ -236,7 +227,7 @@ struct DrainTests {
         let s = try Scratch()
         try installRevs(s, ["r1", "r2"])
         // The victim holds r1 by its lease alone, and ignores the first step.
-        let first = try job(["/bin/sh", "-c", "trap '' USR1; exec /bin/sleep 300"], cwd: "/")
+        let first = try signallableJob(["/bin/sh", "-c", "trap '' USR1; exec /bin/sleep 300"], cwd: "/")
         let victim = first.pid
         #expect(try s.trees(["lease", "acquire", "app@r1", "--pid", String(victim)]).status == 0)
         let r = try s.trees(["drain", "app@r1", "--signal", "USR1", "--then", "TERM@+1h", "--timeout", "2", "--json"])
@@ -247,7 +238,7 @@ struct DrainTests {
         let original = try String(contentsOfFile: nsLastPID, encoding: .utf8)
         for _ in 0..<200 {
             try? String(victim - 1).write(toFile: nsLastPID, atomically: false, encoding: .utf8)
-            let candidate = try job(["/bin/sleep", "300"], cwd: "/")
+            let candidate = try signallableJob(["/bin/sleep", "300"], cwd: "/")
             if candidate.pid == victim { reused = candidate; break }
             candidate.stop()
         }
@@ -317,7 +308,7 @@ struct DrainTests {
         let s = try Scratch()
         try installRevs(s, ["r1", "r2"])
         chmod(s.path, 0o755)
-        let other = try job(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/bin/sleep", "300"],
+        let other = try signallableJob(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/bin/sleep", "300"],
                                    cwd: s.root + "/app/r1")
         defer { other.stop() }
         #expect(eventually { (try? String(contentsOfFile: "/proc/\(other.pid)/comm", encoding: .utf8)) == "sleep\n" })

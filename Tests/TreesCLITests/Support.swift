@@ -307,3 +307,12 @@ func mappingJob(_ python: String, in tree: String) throws -> Background {
         time.sleep(30)
         """], cwd: tree)
 }
+
+/// Runs `argv` in the background with no signal blocked, as a job started
+/// by a shell or systemd runs: the test's threads block most signals, and
+/// Foundation's `Process` hands that mask on to its child, where a drain's
+/// TERM would wait forever.
+func signallableJob(_ argv: [String], cwd: String? = nil) throws -> Background {
+    try Background("/usr/bin/python3", ["-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])"] + argv,
+                   cwd: cwd)
+}

@@ -20,7 +20,7 @@ extension Activation {
             return ReleaseLife(
                 tree: tree,
                 activations: events.filter { $0.event == HistoryEvent.activated.rawValue }.map(\.at),
-                drainedAt: events.last { $0.event == "drained" }?.at,
+                drainedAt: events.last { $0.event == HistoryEvent.drained.rawValue }?.at,
                 events: events)
         }
     }
