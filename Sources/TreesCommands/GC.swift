@@ -68,14 +68,13 @@ struct GC: ParsableCommand {
         collector.scanner.onPrivilegeNotice = WarningOnce().callAsFunction
         let progress = global.progress()
         collector.progress = progress.handler
-        guard let lock = try collector.lock(wait: waitLock) else {
+        let policy = GCPolicy(keep: keep, keepGood: keepGood, minAge: minAge.seconds, historyRetention: keepHistory.seconds)
+        guard let outcomes = try collector.withLock(wait: waitLock, {
+            defer { progress.finish() }
+            return try collector.collect(policy: policy, dryRun: dryRun)
+        }) else {
             throw TreesError(.temporary, "another trees gc is running on \(root.path)",
                              hint: "Try again later, or pass --wait-lock to wait for it.")
-        }
-        let outcomes = try withExtendedLifetime(lock) {
-            defer { progress.finish() }
-            return try collector.collect(policy: GCPolicy(keep: keep, keepGood: keepGood, minAge: minAge.seconds,
-                                                historyRetention: keepHistory.seconds), dryRun: dryRun)
         }
         global.refreshMetrics()
         let rows = outcomes.map {

@@ -52,8 +52,7 @@ struct Remove: ParsableCommand {
                 throw TreesError(.temporary, "timed out waiting for \(ref); still in use by \(users.joined(separator: ", "))")
             }
         }
-        guard let lock = try collector.lock(wait: true) else { return }
-        let outcome = try withExtendedLifetime(lock) { try collector.remove(ref) }
+        guard let outcome = try collector.withLock(wait: true, { try collector.remove(ref) }) else { return }
         if json { return try printJSON(Report(removed: ref.description, bytes_freed: outcome.bytesFreed)) }
         printLine("deleted \(ref) (\(formatBytes(outcome.bytesFreed)) freed)")
     }

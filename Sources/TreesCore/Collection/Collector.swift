@@ -29,10 +29,11 @@ public struct Collector {
         self.scanner = scanner ?? UsageScanner(root: root, store: store)
     }
 
-    /// Takes the GC lock (`.trees/gc.lock`); nil when another GC holds it and
-    /// `wait` is false. With `wait`, waits at most the lock timeout (75).
-    public func lock(wait: Bool) throws -> FileDescriptor? {
-        try root.lock("gc.lock", wait: wait)
+    /// Runs `body` holding the GC lock (`.trees/gc.lock`); nil, without
+    /// running it, when another GC holds it and `wait` is false. With `wait`,
+    /// waits at most the lock timeout (75).
+    public func withLock<T>(wait: Bool, _ body: () throws -> T) throws -> T? {
+        try root.withLock(.gc, wait: wait, body)
     }
 
     /// One full collection. Call with the GC lock held. A dry run opens no
@@ -154,7 +155,7 @@ public struct Collector {
         var outcomes: [GCOutcome] = []
         // Each condemned tree with its lease lock held exclusive until it is
         // reprieved or deleted (nil: a dry run, whose lock is not kept).
-        var condemned: [(tree: TreeRecord, lock: TreeLock?)] = []
+        var condemned: [(tree: TreeRecord, lock: CondemnedLock)] = []
         for tree in candidates {
             switch try condemn(tree, dryRun: dryRun, book: &book) {
             case .changed(let why):
@@ -205,10 +206,10 @@ public struct Collector {
                 outcomes.append(GCOutcome(tree: tree.ref, action: .wouldDelete, reason: "unused"))
             } else {
                 let outcome = try delete(tree, reason: "unused")
-                if outcome.action == .deleted { lock?.unlinkFile(in: root) }
+                if outcome.action == .deleted { lock.unlinkFile(in: root) }
                 outcomes.append(outcome)
             }
-            withExtendedLifetime(lock) {}
+            lock.release()
         }
         return outcomes
     }
@@ -222,7 +223,7 @@ public struct Collector {
         case locked
         /// The lease lock exists but cannot be opened: it may be held.
         case lockUnknown(String)
-        case condemned(TreeLock?)
+        case condemned(CondemnedLock)
     }
 
     /// The condemn step for one tree: in one `BEGIN IMMEDIATE` transaction,
@@ -244,9 +245,9 @@ public struct Collector {
             case .unknown(let why):
                 return .lockUnknown(why)
             case .taken(let lock):
-                if dryRun { return .condemned(nil) }
+                if dryRun { return .condemned(CondemnedLock(nil)) }
                 try store.condemn(row.ref)
-                return .condemned(lock)
+                return .condemned(CondemnedLock(lock))
             }
         }
         return dryRun ? try decide() : try store.write { try decide() }
@@ -340,4 +341,18 @@ public struct Collector {
 func pidList(_ pids: [Int32]) -> String {
     let shown = pids.prefix(10).map(String.init).joined(separator: ", ")
     return pids.count > 10 ? shown + ", … (\(pids.count) in all)" : shown
+}
+
+/// A condemned tree's lease lock, held exclusive until gc has reprieved or
+/// deleted the tree. A class only because the condemned trees are listed in
+/// an Array, which holds copyable values alone; `release()` ends the lock at
+/// a stated point rather than wherever the list last happens to be used.
+private final class CondemnedLock {
+    private var lock: TreeLock?
+
+    init(_ lock: consuming TreeLock?) { self.lock = lock }
+
+    func unlinkFile(in root: Root) { lock?.unlinkFile(in: root) }
+
+    func release() { lock = nil }
 }

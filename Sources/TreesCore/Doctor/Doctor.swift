@@ -49,10 +49,8 @@ public struct Doctor {
         // install or gc lock means `installing`, `condemned` and `deleting`
         // rows may be live work, not leftovers.
         return try store.serialized {
-            let installIdle = try root.lock("install.lock", wait: false)
-            let gcIdle = try root.lock("gc.lock", wait: false)
-            return try withExtendedLifetime((installIdle, gcIdle)) {
-                try examine(store, installIdle: installIdle != nil, gcIdle: gcIdle != nil)
+            try root.tryingLock(.install) { installIdle in
+                try root.tryingLock(.gc) { gcIdle in try examine(store, installIdle: installIdle, gcIdle: gcIdle) }
             }
         }
     }
@@ -195,9 +193,7 @@ public struct Doctor {
         }
         // Half-steps first, by the code the commands themselves recover with.
         try Installer(root: root, store: store).recover()
-        if let gcLock = try root.lock("gc.lock", wait: false) {
-            try withExtendedLifetime(gcLock) { try Collector(root: root, store: store).recover() }
-        }
+        try root.withLock(.gc, wait: false) { try Collector(root: root, store: store).recover() }
         try Activation(root: root, store: store).recover()
         try settleStrayTransits()
         if !kinds.isDisjoint(with: [.sharedPath, .sharedLinkDangling]) {
@@ -232,9 +228,7 @@ public struct Doctor {
                 if let nameDir = try root.nameDirectory(entry.name) { _ = unlinkat(nameDir.fd, ".current.new", 0) }
             }
         }
-        if let lock = try root.lock("install.lock", wait: false) {
-            try withExtendedLifetime(lock) { try Installer(root: root, store: store).removeStaleStaging(try root.staging()) }
-        }
+        try root.withLock(.install, wait: false) { try Installer(root: root, store: store).removeStaleStaging(try root.staging()) }
     }
 
     /// Trees in transit that recovery left (their row is gone, as after a
@@ -242,12 +236,12 @@ public struct Doctor {
     /// like any tree the database does not know. Only while no install or
     /// gc is between its renames.
     private func settleStrayTransits() throws {
-        let installIdle = try root.lock("install.lock", wait: false)
-        let gcIdle = try root.lock("gc.lock", wait: false)
-        try withExtendedLifetime((installIdle, gcIdle)) {
-            for entry in try DiskInventory.scan(root).names {
-                for (rev, way) in entry.transits where (way == .arriving ? installIdle : gcIdle) != nil {
-                    try root.settleTransit(TreeRef(name: entry.name, rev: rev), way)
+        try root.tryingLock(.install) { installIdle in
+            try root.tryingLock(.gc) { gcIdle in
+                for entry in try DiskInventory.scan(root).names {
+                    for (rev, way) in entry.transits where way == .arriving ? installIdle : gcIdle {
+                        try root.settleTransit(TreeRef(name: entry.name, rev: rev), way)
+                    }
                 }
             }
         }

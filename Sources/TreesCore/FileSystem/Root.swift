@@ -59,15 +59,10 @@ public final class Root: Sendable {
         let root = Root(path: canonical, dir: dir, meta: meta, settings: settings)
         // Lock files exist from the start, so later commands (a gc --dry-run
         // above all) take their locks without writing anything new.
-        for lock in Root.operatorLocks { _ = try root.openOperatorLock(lock) }
+        for lock in RootLock.allCases { _ = try lock.open(in: meta) }
         _ = try root.leasesDirectory(create: true)
         return root
     }
-
-    /// The operator's lock files. They are 0600: `flock` needs only read
-    /// access, so a lock file anyone can open is a lock anyone can hold
-    /// hostage.
-    static let operatorLocks = ["install.lock", "gc.lock", "migrate.lock", "write.lock"]
 
     /// `ROOT/NAME/REV`, for display and for /proc matching; never acted on
     /// directly: file work goes through descriptors.
@@ -135,30 +130,6 @@ public final class Root: Sendable {
             problems.append("\(databasePath) is writable by its group or others; run: chmod go-w \(databasePath)")
         }
         return problems
-    }
-
-    /// Takes an exclusive `flock` on `.trees/NAME.lock`, created if missing.
-    /// The lock lives as long as the returned descriptor. With `wait`, waits
-    /// at most the lock timeout, then throws `.temporary` naming the holder.
-    func lock(_ name: String, wait: Bool) throws -> FileDescriptor? {
-        // A root made by an older trees has 0644 lock files: each operator
-        // command that locks makes them all private again (one open each).
-        for other in Root.operatorLocks where other != name { _ = try? openOperatorLock(other) }
-        let handle = try openOperatorLock(name)
-        return try lockFile(handle.raw, waitingUpTo: wait ? settings.lockTimeout : nil, path: "\(path)/.trees/\(name)") ? handle : nil
-    }
-
-    /// Opens (creating) one of the operator's lock files, and makes one that
-    /// an older trees created 0644 private again when this user owns it.
-    func openOperatorLock(_ name: String) throws -> FileDescriptor {
-        let fd = try syscall("cannot open lock file", "\(path)/.trees/\(name)",
-                             hint: "The lock files under .trees belong to the operator who owns the root; run this command as that user.") {
-            openat(meta.fd, name, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        }
-        let handle = FileDescriptor(fd)
-        var st = stat()
-        if fstat(fd, &st) == 0 && st.st_uid == geteuid() && (st.st_mode & 0o077) != 0 { _ = fchmod(fd, 0o600) }
-        return handle
     }
 }
 

@@ -59,6 +59,9 @@ struct ArchiveExtractor {
         if CT_archive_read_close(archive) != ARCHIVE_OK {
             throw bad("damaged archive: \(message(archive))")
         }
+        // libarchive reads through the raw descriptor: closing it here, its
+        // last use, keeps it open for all of the reading above.
+        file.close()
     }
 
     /// Where a member goes: its path checked, its parent directories made

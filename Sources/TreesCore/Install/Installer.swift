@@ -43,16 +43,14 @@ public struct Installer {
                try Manifest.predictedDigest(ofSource: dir, progress: progress) == digest {
                 // Still settle what killed installs left in staging, as a full
                 // install would; a busy install lock means another installer will.
-                if let lock = try root.lock("install.lock", wait: false) {
-                    try withExtendedLifetime(lock) { try removeStaleStaging(try root.staging()) }
-                }
+                try root.withLock(.install, wait: false) { try removeStaleStaging(try root.staging()) }
                 return InstallResult(tree: row, path: root.treePath(ref), alreadyInstalled: true)
             }
         }
         let staging = try root.staging()
         // Cleaning and creating happen under the install lock, so a cleaner
         // never sees a container in the instant before its owner locks it.
-        let container = try withExtendedLifetime(try root.lock("install.lock", wait: true)) {
+        let container = try root.withLock(.install) {
             try removeStaleStaging(staging)
             return try makeContainer(staging, for: ref)
         }
@@ -75,9 +73,7 @@ public struct Installer {
 
         // One installer at a time from here: the commit phase is short, and
         // serialising it makes crash recovery of `installing` rows exact.
-        let lock = try root.lock("install.lock", wait: true)
-        defer { withExtendedLifetime(lock) {} }
-        return try commit(ref, manifest: manifest, container: container.dir, tree: tree)
+        return try root.withLock(.install) { try commit(ref, manifest: manifest, container: container.dir, tree: tree) }
     }
 
     /// Writes the content into `tree`; returns the hashes computed while
@@ -189,9 +185,7 @@ public struct Installer {
     /// - Returns: false when a live install holds the lock (nothing was done).
     @discardableResult
     public func recover() throws -> Bool {
-        guard let lock = try root.lock("install.lock", wait: false) else { return false }
-        try withExtendedLifetime(lock) { try recoverInterrupted() }
-        return true
+        try root.withLock(.install, wait: false) { try recoverInterrupted() } != nil
     }
 
     /// With the install lock held, every `installing` row is a killed
@@ -222,10 +216,10 @@ public struct Installer {
 
     // MARK: staging
 
+    /// `dir`'s own descriptor holds the container's lock.
     struct Container {
         let name: FileName
         let dir: Directory
-        let lock: FileDescriptor
     }
 
     /// A fresh, locked staging container `NAME@REV.PID.RANDOM`.
@@ -238,7 +232,7 @@ public struct Installer {
         // The lock lives on the directory itself: once this process dies,
         // for any reason, the next install can take it and clean up.
         _ = try lockFile(dir.fd, waitingUpTo: root.settings.lockTimeout, path: dir.path)
-        return Container(name: name, dir: dir, lock: dir.handle)
+        return Container(name: name, dir: dir)
     }
 
     private func removeContainer(_ name: FileName, in staging: Directory) throws {

@@ -143,7 +143,7 @@ struct SharedLinker {
         return !links.isEmpty && stripped(a).digest == stripped(b).digest
     }
 
-    private func copyData(from src: FileDescriptor, to dst: FileDescriptor, shown: String) throws {
+    private func copyData(from src: borrowing FileDescriptor, to dst: borrowing FileDescriptor, shown: String) throws {
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let n = try syscall("cannot read a seed for", shown) { buffer.withUnsafeMutableBytes { read(src.raw, $0.baseAddress, $0.count) } }

@@ -43,7 +43,7 @@ public struct JobLauncher {
 
     /// The job never ran: its lease must not keep the tree. The lock goes
     /// with the plan's descriptor.
-    private func giveBackLease(_ plan: JobPlan) {
+    private func giveBackLease(_ plan: borrowing JobPlan) {
         if let lease = plan.lease, let store = try? root.openStore() {
             try? Leases(root: root, store: store, probe: probe).release(lease.id)
         }
@@ -114,7 +114,7 @@ public struct JobLauncher {
     /// Sets the environment, changes directory and executes `command`.
     /// Returns only on failure, with the error to report (126 or 127),
     /// after giving the lease back and leaving the job's cgroup.
-    public func exec(_ plan: JobPlan, command: [String], changeDirectory: Bool) -> TreesError {
+    public func exec(_ plan: borrowing JobPlan, command: [String], changeDirectory: Bool) -> TreesError {
         guard let program = command.first else {
             leaveCgroup(plan)
             giveBackLease(plan)
@@ -131,7 +131,7 @@ public struct JobLauncher {
             giveBackLease(plan)
             return TreesError.system("cannot change directory to", plan.path, errno: err)
         }
-        if let lock = plan.lock, let failure = lock.inherit() {
+        if let failure = plan.lock?.inherit() {
             leaveCgroup(plan)
             giveBackLease(plan)
             return failure
@@ -154,7 +154,7 @@ public struct JobLauncher {
 extension JobLauncher {
     /// After a failed exec: moves back to where this process came from and
     /// removes the job's cgroup, which nothing else can be in yet.
-    private func leaveCgroup(_ plan: JobPlan) {
+    private func leaveCgroup(_ plan: borrowing JobPlan) {
         guard let cgroup = plan.cgroup, let origin = plan.cgroupOrigin,
               let hierarchy = Cgroup.find(procRoot: probe.procRoot) else { return }
         guard (try? hierarchy.move(getpid(), into: origin)) != nil else { return }

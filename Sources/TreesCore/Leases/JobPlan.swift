@@ -3,7 +3,8 @@ import Glibc
 #endif
 
 /// What `trees exec` resolved before replacing itself with the job.
-public struct JobPlan: Sendable {
+/// Noncopyable: it owns the tree's lease lock.
+public struct JobPlan: ~Copyable, Sendable {
     public var tree: TreeRef
     public var path: String
     public var lease: Lease?
@@ -19,7 +20,7 @@ public struct JobPlan: Sendable {
     /// if the command cannot be executed.
     var cgroupOrigin: String?
 
-    public init(tree: TreeRef, path: String, lease: Lease?, lock: TreeLock?, warning: String? = nil) {
+    public init(tree: TreeRef, path: String, lease: Lease?, lock: consuming TreeLock?, warning: String? = nil) {
         self.tree = tree
         self.path = path
         self.lease = lease

@@ -149,13 +149,11 @@ public struct Leases {
     ///   held exclusive for the lock timeout, then whatever `body` throws.
     public func withLease<T>(_ selector: TreeSelector, _ body: (Lease) throws -> T) throws -> T {
         let ref = try Leases.resolve(selector, root: root)
-        let lock = try TreeLock.shared(ref, in: root)
-        let lease = try acquire(TreeSelector(name: ref.name, rev: ref.rev), pid: getpid())
-        defer {
-            try? release(lease.id)
-            withExtendedLifetime(lock) {}
+        return try TreeLock.withShared(ref, in: root) { _ in
+            let lease = try acquire(TreeSelector(name: ref.name, rev: ref.rev), pid: getpid())
+            defer { try? release(lease.id) }
+            return try body(lease)
         }
-        return try body(lease)
     }
 }
 

@@ -13,18 +13,30 @@ import Glibc
 ///
 /// The file is 0640, owned by the operator, in the group of `ROOT/.trees`
 /// (the group allowed to hold trees); the directory is 0750 and the same.
-public final class TreeLock: Sendable {
+///
+/// Noncopyable, like the descriptor it owns: one owner holds the lock, and
+/// it ends when that owner's value goes away. Work done under it is scoped
+/// (`withShared`, or a `borrowing` call), since a value is promised to live
+/// only to its last use.
+public struct TreeLock: ~Copyable, Sendable {
     public let tree: TreeRef
     let handle: FileDescriptor
     /// The descriptor holding the lock (kept by the job across `execve`).
     public var fd: Int32 { handle.raw }
 
-    init(tree: TreeRef, handle: FileDescriptor) {
+    init(tree: TreeRef, handle: consuming FileDescriptor) {
         self.tree = tree
         self.handle = handle
     }
 
     static func fileName(_ ref: TreeRef) -> String { "\(ref).lock" }
+
+    /// Runs `body` holding the lock shared (as `shared` takes it), released
+    /// when `body` returns or throws; `body` gets nil where `shared` returns nil.
+    public static func withShared<T>(_ ref: TreeRef, in root: Root, _ body: (borrowing TreeLock?) throws -> T) throws -> T {
+        let lock = try shared(ref, in: root)
+        return try body(lock)
+    }
 
     /// Takes the lock shared, for a job. Retries while it is held exclusive
     /// (a gc deciding about the tree, or a hostile group member) for at most
@@ -87,7 +99,7 @@ public final class TreeLock: Sendable {
         _ = try? openIfPermitted(ref, in: dir, root: root, create: true)
     }
 
-    enum ExclusiveResult {
+    enum ExclusiveResult: ~Copyable {
         case taken(TreeLock?)
         case held
         /// The file exists and this user may not open it (the message says why).
@@ -147,11 +159,11 @@ public final class TreeLock: Sendable {
         return handle
     }
 
-    private func stillNamed(_ handle: FileDescriptor, _ ref: TreeRef, in dir: Directory) -> Bool {
+    private func stillNamed(_ handle: borrowing FileDescriptor, _ ref: TreeRef, in dir: Directory) -> Bool {
         TreeLock.stillNamed(handle, ref, in: dir)
     }
 
-    private static func stillNamed(_ handle: FileDescriptor, _ ref: TreeRef, in dir: Directory) -> Bool {
+    private static func stillNamed(_ handle: borrowing FileDescriptor, _ ref: TreeRef, in dir: Directory) -> Bool {
         var open = stat(), named = stat()
         guard fstat(handle.raw, &open) == 0, fstatat(dir.fd, fileName(ref), &named, AT_SYMLINK_NOFOLLOW) == 0 else { return false }
         return open.st_dev == named.st_dev && open.st_ino == named.st_ino

@@ -26,23 +26,22 @@ public enum TextfileWriter {
         let fd = try syscall("cannot create", "\(directory)/\(temporary)") {
             openat(dir.fd, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
         }
-        var handle: FileDescriptor? = FileDescriptor(fd)
+        let handle = FileDescriptor(fd)
         do {
             let bytes = Array(contents.utf8)
             var offset = 0
             while offset < bytes.count {
                 let n = try syscall("cannot write", "\(directory)/\(temporary)") {
                     bytes.withUnsafeBytes { buffer in
-                        buffer.baseAddress.map { Glibc.write(fd, $0 + offset, buffer.count - offset) } ?? 0
+                        buffer.baseAddress.map { Glibc.write(handle.raw, $0 + offset, buffer.count - offset) } ?? 0
                     }
                 }
                 offset += n
             }
-            _ = try syscall("cannot fsync", "\(directory)/\(temporary)") { fsync(fd) }
-            handle = nil
+            _ = try syscall("cannot fsync", "\(directory)/\(temporary)") { fsync(handle.raw) }
+            handle.close()
             _ = try syscall("cannot rename into place", path) { renameat(dir.fd, temporary, dir.fd, file) }
         } catch {
-            withExtendedLifetime(handle) {}
             _ = unlinkat(dir.fd, temporary, 0)
             throw error
         }

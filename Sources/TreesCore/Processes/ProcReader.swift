@@ -223,7 +223,7 @@ extension ProcFileError {
     var problem: String { errno.description }
 
     /// Runs a `Directory` call, keeping only the errno of its `TreesError`.
-    static func catching<T>(_ file: String, _ body: () throws -> T) throws(ProcFileError) -> T {
+    static func catching<T: ~Copyable>(_ file: String, _ body: () throws -> T) throws(ProcFileError) -> T {
         do {
             return try body()
         } catch let error as TreesError {

@@ -55,8 +55,7 @@ public final class Store {
         if readOnly {
             writeLock = nil
         } else {
-            let lockFD = openat(metaDirectory.fd, "write.lock", O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
-            writeLock = lockFD >= 0 ? FileDescriptor(lockFD) : nil
+            writeLock = try? RootLock.write.open(in: metaDirectory)
         }
         if access(path, F_OK) != 0 {
             if !rebuild && treesOnDisk() { throw Store.unusable(path, "is missing") }
@@ -145,11 +144,10 @@ public final class Store {
     /// file is gets decided again under the lock: another process may have
     /// created the schema meanwhile.
     private func migrate(metaDirectory: Directory, treesOnDisk: () -> Bool) throws {
-        let lockFD = try syscall("cannot open lock file", "\(metaDirectory.path)/migrate.lock") {
-            openat(metaDirectory.fd, "migrate.lock", O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        }
-        let lock = FileDescriptor(lockFD)
-        _ = try lockFile(lock.raw, waitingUpTo: lockTimeout, path: "\(metaDirectory.path)/migrate.lock")
+        try RootLock.migrate.hold(in: metaDirectory, waitingUpTo: lockTimeout) { _ in try migrateLocked(treesOnDisk: treesOnDisk) }
+    }
+
+    private func migrateLocked(treesOnDisk: () -> Bool) throws {
         let (version, appID) = try identity()
         if appID != 0 && appID != Store.applicationID { throw Store.foreign(path, "its application_id is \(appID)") }
         let tables = try db.query("SELECT name FROM sqlite_master WHERE type = 'table'").compactMap { $0.first?.text }
@@ -174,7 +172,6 @@ public final class Store {
             try db.execute("PRAGMA application_id = \(Store.applicationID)")
             try db.execute("PRAGMA user_version = \(Store.schemaVersion)")
         }
-        withExtendedLifetime(lock) {}
     }
 
     /// Maps SQLite failures to what the user can act on.
@@ -232,19 +229,27 @@ public final class Store {
         }
     }
 
+    /// The write lock's descriptor, borrowed from the store that owns it.
+    private var writeLockFD: Int32? {
+        switch writeLock {
+        case .some(let file): file.raw
+        case .none: nil
+        }
+    }
+
     /// Runs `body` holding `.trees/write.lock`, so that several transactions
     /// and the file work between them (write an intent, rename, write the
     /// outcome) are one step to every other writer. Re-entrant; each `write`
     /// inside commits on its own, so a crash between them leaves the intent
     /// for recovery to finish or undo.
     public func serialized<T>(_ body: () throws -> T) throws -> T {
-        if let writeLock, writeDepth == 0 {
-            try takeWriteLock(writeLock.raw)
+        if writeDepth == 0, let fd = writeLockFD {
+            try takeWriteLock(fd)
         }
         writeDepth += 1
         defer {
             writeDepth -= 1
-            if let writeLock, writeDepth == 0 { _ = flock(writeLock.raw, LOCK_UN) }
+            if writeDepth == 0, let fd = writeLockFD { _ = flock(fd, LOCK_UN) }
         }
         return try body()
     }

@@ -71,7 +71,7 @@ import TreesTestSupport
         } catch let e as TreesError {
             #expect(e.exitStatus == 66)
         }
-        withExtendedLifetime(held) {}
+        _ = consume held
     }
 
     /// Many rows are judged by one listing of /proc taken after they are
