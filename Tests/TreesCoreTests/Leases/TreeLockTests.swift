@@ -28,6 +28,22 @@ import Testing
         #expect(lock.tree == ref)
     }
 
+    @Test func withSharedHoldsTheLockForTheClosureAndNoLonger() throws {
+        let t = try TempDir()
+        let (root, _) = try installThreeRevisions(t)
+        let ref = try TreeRef(parsing: "app@r1")
+        try TreeLock.withShared(ref, in: root) { _ in
+            guard case .held = try TreeLock.exclusive(ref, in: root, create: true) else {
+                Issue.record("gc took the lock inside withShared")
+                return
+            }
+        }
+        guard case .taken(_?) = try TreeLock.exclusive(ref, in: root, create: true) else {
+            Issue.record("the lock was still held after withShared")
+            return
+        }
+    }
+
     @Test func aJobWaitsForGCOnlyUntilItsTimeoutThenIsToldWhoHoldsIt() throws {
         let t = try TempDir()
         let (root, _) = try installThreeRevisions(t)
@@ -37,7 +53,7 @@ import Testing
             return
         }
         let start = monotonicNow()
-        #expect { try TreeLock.shared(ref, in: root, timeout: 0.2) } throws: { error in
+        #expect { _ = try TreeLock.shared(ref, in: root, timeout: 0.2) } throws: { error in
             guard let e = error as? TreesError else { return false }
             return e.code == .temporary && e.message.contains("locked exclusively by")
         }
