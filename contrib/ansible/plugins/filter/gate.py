@@ -103,7 +103,9 @@ def rollout_gate(hosts, hostvars, name, rev=None, var='trees_gate'):
             continue
         reasons = []
         current = info.get('current')
-        if not info.get('installed', True) or current is None:
+        if not info.get('installed', True):
+            reasons.append('no trees of %s installed' % name)
+        elif current is None:
             reasons.append('no current revision of %s' % name)
         elif target is None or current != target:
             reasons.append('current is %s' % current)

@@ -124,7 +124,7 @@ class TreesResult:
     def message(self):
         """What trees said went wrong, in one line (its `error:` line first)."""
         lines = error_lines(self.stderr)
-        errors = [line[len('error: '):] for line in lines if line.startswith('error: ')]
+        errors = [line[len('error: '):] for line in lines if line.lower().startswith('error: ')]
         if errors:
             return errors[0]
         if lines:

@@ -65,4 +65,10 @@ def test_a_host_without_an_answer_blocks():
 def test_a_host_that_never_installed_blocks():
     hostvars = {'a': dict(trees_gate=info(None, installed=False))}
     answer = gate(['a'], hostvars, 'app', 'r2')
+    assert answer['blocking'][0]['reason'] == 'no trees of app installed'
+
+
+def test_a_host_with_trees_but_no_current_blocks():
+    hostvars = {'a': dict(trees_gate=info(None, {'r1': 0}))}
+    answer = gate(['a'], hostvars, 'app', 'r2')
     assert answer['blocking'][0]['reason'] == 'no current revision of app'

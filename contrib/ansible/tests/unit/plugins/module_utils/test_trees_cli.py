@@ -25,7 +25,7 @@ def test_result_message_prefers_the_error_line():
 
 def test_result_message_without_trees_lines():
     assert trees_cli.TreesResult(['trees'], 64, '', '').message == 'trees exited with status 64 (usage)'
-    assert trees_cli.TreesResult(['trees'], 3, '', 'Error: Unknown option\n').message == 'Error: Unknown option'
+    assert trees_cli.TreesResult(['trees'], 3, '', 'something odd\n').message == 'something odd'
 
 
 def test_previous_is_the_latest_move_to_current():
@@ -46,3 +46,8 @@ def test_gc_lines():
     rows = [dict(name='app', rev='r1', action='would-delete', reason='unused'),
             dict(name='app', rev='r2', action='kept', reason='current')]
     assert trees_cli.gc_lines(rows) == ['app@r1: would be deleted (unused)', 'app@r2: kept (current)']
+
+
+def test_usage_errors_of_argument_parser():
+    stderr = "Error: Unknown option '--json'\nUsage: trees remove <tree>\n  See 'trees remove --help' for more information.\n"
+    assert trees_cli.TreesResult(['trees'], 64, '', stderr).message == "Unknown option '--json'"
