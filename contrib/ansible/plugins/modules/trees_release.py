@@ -110,7 +110,10 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: Runs only C(trees list), C(trees gc --dry-run) and other read verbs, and reports what would change.
+    description:
+      - Runs only C(trees list), C(trees gc --dry-run) and other read verbs, and reports what would change.
+      - With I(state=present), an installed C(NAME@REV) counts as unchanged; whether its content matches I(src)
+        is known only by installing (trees refuses different content with exit status 65).
   diff_mode:
     support: full
     description: C(current), the installed revisions or the verdict before and after, and gc's plan for the name.
@@ -228,7 +231,7 @@ exit_status:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.trees.trees.plugins.module_utils.trees_cli import (
-    BAD_INPUT, COMMON_ARGUMENT_SPEC, NOT_FOUND, OK, TEMPORARY, TreesCLI,
+    BAD_INPUT, COMMON_ARGUMENT_SPEC, NOT_FOUND, TEMPORARY, USAGE, TreesCLI,
     current_rev, find_tree, gc_lines, tree_of,
 )
 
@@ -391,6 +394,10 @@ class Release:
             why = survivors or (unknown and 'processes that cannot be inspected remain: ' + unknown) or result.message
             self.cli.fail(result, msg='%s is not drained: %s' % (self.tree, why), changed=signalled,
                           drain=summary, events=events)
+        if result.rc == USAGE and "See 'trees --help'" in (result.stderr or ''):
+            # argument-parser points at the top-level help when the verb itself is unknown.
+            self.cli.fail(result, msg='%s has no drain verb (%s): install a trees with trees drain, '
+                                      'or wait for the jobs with trees.trees.trees_wait' % (self.cli.binary, result.message))
         self.cli.require(result)
         after = self.cli.trees(self.name)
         if signalled:

@@ -90,7 +90,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.trees.trees.plugins.module_utils.trees_cli import (
-    COMMON_ARGUMENT_SPEC, OK, TreesCLI, parse_duration, tree_of,
+    COMMON_ARGUMENT_SPEC, OK, TEMPORARY, TreesCLI, error_lines, parse_duration, tree_of,
 )
 
 
@@ -100,9 +100,9 @@ def wait_drained(module, cli, started):
     result = cli.run('wait', [tree, '--timeout', params['timeout']], json_output=False)
     elapsed = int(time.time() - started)
     if result.rc != OK:
-        lines = [line.strip() for line in (result.stderr or '').splitlines() if line.strip()]
-        cli.fail(result, msg=result.message if result.rc != 75 else '; '.join(lines) or result.message,
-                 elapsed=elapsed)
+        # On timeout trees names who still runs from the tree, one line each.
+        lines = error_lines(result.stderr)
+        cli.fail(result, msg=(' '.join(lines) if result.rc == TEMPORARY and lines else result.message), elapsed=elapsed)
     module.exit_json(changed=False, elapsed=elapsed, msg='%s is drained' % tree)
 
 

@@ -325,3 +325,14 @@ def test_lock_timeout_and_unexpected_failure(run_module, fake_trees, row):
     assert result['failed'] is True
     assert result['exit_status'] == 'failure'
     assert result['msg'] == 'the state database is damaged'
+
+
+def test_drain_with_a_trees_that_has_no_drain_verb(run_module, fake_trees, row):
+    fake_trees.answer('list', [row('r1', jobs=1), row('r2', current=True, jobs=0)])
+    fake_trees.answer('drain', rc=64, stderr="Error: Unknown option '--json'. Did you mean '--root'?\n"
+                                             "Usage: trees [--root <DIR>] <subcommand>\n  See 'trees --help' for more information.\n")
+    result = run_module(trees_release, dict(name='app', rev='r1', state='drained'))
+    assert result['failed'] is True
+    assert result['rc'] == 64
+    assert 'has no drain verb' in result['msg']
+    assert 'trees_wait' in result['msg']

@@ -27,7 +27,7 @@ def test_drained_timeout_names_who_is_still_there(run_module, fake_trees):
     result = run_module(trees_wait, dict(name='app', rev='r1', timeout='1s'))
     assert result['failed'] is True
     assert result['rc'] == 75
-    assert 'pid 42 (cwd): bin/import' in result['msg']
+    assert result['msg'] == 'timed out waiting for app@r1; still running from it: pid 42 (cwd): bin/import'
 
 
 def test_drained_needs_rev(run_module, fake_trees):
