@@ -3,6 +3,23 @@ import Testing
 
 @Suite("trees exec")
 struct ExecTests {
+    /// Started by a supervisor that blocks signals (Foundation's `Process`
+    /// can hand its threads' mask on), the job still starts with none
+    /// blocked, so a drain's TERM reaches it.
+    @Test(.enabled(if: Facility.hasPython3, "needs python3"))
+    func theJobStartsWithNoSignalBlocked() throws {
+        let s = try Scratch()
+        try installRevs(s, ["r1"])
+        // A supervisor that blocks TERM and USR1, then runs its argument.
+        let blocking = ["-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGUSR1}); os.execv(sys.argv[1], sys.argv[1:])"]
+        let report = ["/bin/grep", "^SigBlk", "/proc/self/status"]
+        let plain = try run("/usr/bin/python3", blocking + report)
+        #expect(!plain.stdout.contains("SigBlk:\t0000000000000000"), "the supervisor blocks nothing: \(plain.stdout)")
+        let job = try run("/usr/bin/python3", blocking + [treesBinary, "exec", "--root", s.root, "app", "--"] + report)
+        #expect(job.status == 0, "\(job.stderr)")
+        #expect(job.stdout.contains("SigBlk:\t0000000000000000"), "\(job.stdout)")
+    }
+
     @Test func execJobKeepsItsRevisionAndLeaseAfterActivate() throws {
         let s = try Scratch()
         try installRevs(s, ["r1"])

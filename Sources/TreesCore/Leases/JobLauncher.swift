@@ -136,6 +136,14 @@ public struct JobLauncher {
             giveBackLease(plan)
             return failure
         }
+        // The job starts with no signal blocked, as systemd starts a
+        // service: a supervisor whose threads block signals (Foundation's
+        // Process hands its mask on) would otherwise give the job a mask in
+        // which a drain's TERM waits for ever. Ignored signals stay ignored
+        // (nohup's contract); only the mask is reset.
+        var none = sigset_t()
+        sigemptyset(&none)
+        pthread_sigmask(SIG_SETMASK, &none, nil)
         let argv = command.map { strdup($0) } + [nil]
         execvp(program, argv)
         let err = errno
