@@ -71,10 +71,17 @@ struct AnsibleTests {
         func playbook(_ name: String, _ vars: [String: String]) throws -> RunResult {
             let playbooks = fixtures.deletingLastPathComponent().path + "/contrib/ansible/playbooks/"
             return try run("/usr/bin/ansible-playbook",
-                           ["-i", inventory, playbooks + name] + vars.sorted { $0.key < $1.key }.flatMap { ["-e", "\($0.key)=\($0.value)"] },
+                           ["-i", inventory, playbooks + name] + vars.sorted { $0.key < $1.key }.flatMap { ["-e", $0.key == "@" ? "@" + $0.value : "\($0.key)=\($0.value)"] },
                            environment: ["ANSIBLE_COLLECTIONS_PATH": collections, "ANSIBLE_NOCOLOR": "1",
                                          "ANSIBLE_LOCAL_TEMP": scratch.path + "/tmp", "ANSIBLE_REMOTE_TEMP": scratch.path + "/tmp",
                                          "ANSIBLE_HOME": scratch.path + "/ansible"])
+        }
+
+        /// A playbook with its variables from a JSON file (lists cannot be `-e key=value`).
+        func playbook(_ name: String, json: String) throws -> RunResult {
+            let file = scratch.path + "/vars-\(UUID().uuidString).json"
+            try json.write(toFile: file, atomically: true, encoding: .utf8)
+            return try playbook(name, ["@": file])
         }
 
         func rollout(_ rev: String, _ extra: [String: String] = [:]) throws -> RunResult {
@@ -130,4 +137,19 @@ struct AnsibleTests {
         #expect(h3.contains("\"rev\" : \"r3\""), "installed everywhere first")
         #expect(!third.stdout.contains("PLAY [Is the rollout complete"), "the rollout stopped before its gate")
     }
+
+    /// The seed's three-step protocol change, each step a rollout gated on
+    /// the one before being complete on every host.
+    @Test(.enabled(if: haveAnsible, "needs ansible-core (contrib/bootstrap installs it)"), .timeLimit(.minutes(5)))
+    func protocolChangeRunsThreeGatedSteps() throws {
+        let fleet = try Fleet()
+        let steps = ["r1", "r2", "r3"].map { #"{"rev": "\#($0)", "src": "\#(fleet.scratch.path)/src/\#($0)"}"# }
+        let r = try fleet.playbook("protocol-change.yml", json: #"{"trees_steps": [\#(steps.joined(separator: ", "))]}"#)
+        #expect(r.status == 0, "\(r.stdout.suffix(3000))")
+        for rev in ["r1", "r2", "r3"] {
+            #expect(r.stdout.contains("rollout of app complete: all 3 hosts current on \(rev)"), "\(rev): \(r.stdout.suffix(3000))")
+        }
+        #expect(fleet.hosts.allSatisfy { fleet.current($0) == "r3" })
+    }
+
 }

@@ -22,9 +22,7 @@ struct PackageTests {
           .timeLimit(.minutes(40)))
     func packageBuildsInstallsAndRunsWithoutTheToolchain() throws {
         let s = try Scratch()
-        let build = try run("/bin/bash", [repository + "/contrib/package-deb", s.path + "/out"], cwd: repository)
-        #expect(build.status == 0, "\(build.stderr.suffix(3000))")
-        let deb = build.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let deb = try builtPackage.get()
         #expect(URL(fileURLWithPath: deb).lastPathComponent.range(of: #"^trees_[0-9][0-9A-Za-z.+~-]*_[a-z0-9]+\.deb$"#, options: .regularExpression) != nil, "\(deb)")
 
         let info = try run("/usr/bin/dpkg-deb", ["--info", deb]).stdout

@@ -316,3 +316,20 @@ func signallableJob(_ argv: [String], cwd: String? = nil) throws -> Background {
     try Background("/usr/bin/python3", ["-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])"] + argv,
                    cwd: cwd)
 }
+
+/// Where the one `.deb` of this test run is built (removed when the run ends).
+private let packageDirectory = FileManager.default.temporaryDirectory
+    .appendingPathComponent("trees-test-deb-\(UUID().uuidString)").path
+
+/// The `.deb` that `contrib/package-deb` builds, built once per test run and
+/// shared by the tests that need it (a release build takes a minute or
+/// more): the package test checks it, the fleet test installs it.
+let builtPackage: Result<String, TestFailure> = {
+    atexit { _ = try? FileManager.default.removeItem(atPath: packageDirectory) }
+    let repository = fixtures.deletingLastPathComponent().path
+    guard let build = try? run("/bin/bash", [repository + "/contrib/package-deb", packageDirectory], cwd: repository) else {
+        return .failure(TestFailure("contrib/package-deb could not run"))
+    }
+    guard build.status == 0 else { return .failure(TestFailure("contrib/package-deb: \(build.stderr.suffix(3000))")) }
+    return .success(build.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+}()
