@@ -157,13 +157,40 @@ final class Background {
         try process.run()
     }
 
+    /// Ends the process and what it started and still parents (a `flock`
+    /// or shell's command): Foundation's `waitUntilExit` otherwise waits for
+    /// such a child too, which kept tests waiting out a `sleep 30` each.
     func stop() {
         for pid in extraPIDs { kill(pid, SIGKILL) }
-        if process.isRunning { kill(pid, SIGKILL) }
+        if process.isRunning {
+            for child in descendants(of: pid) { kill(child, SIGKILL) }
+            kill(pid, SIGKILL)
+        }
         process.waitUntilExit()
     }
 
     deinit { stop() }
+}
+
+/// The processes below `pid` (children, theirs, …), from each `/proc/PID/stat`'s parent pid.
+func descendants(of pid: Int32) -> [Int32] {
+    var children: [Int32: [Int32]] = [:]
+    for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+        guard let child = Int32(entry),
+              let text = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+              let paren = text.lastIndex(of: ")") else { continue }
+        let fields = text[text.index(after: paren)...].split(separator: " ")
+        if fields.count > 1, let parent = Int32(fields[1]) { children[parent, default: []].append(child) }
+    }
+    var found: [Int32] = []
+    var queue = [pid]
+    while let next = queue.popLast() {
+        for child in children[next] ?? [] where !found.contains(child) {
+            found.append(child)
+            queue.append(child)
+        }
+    }
+    return found
 }
 
 /// Polls `condition` every 50 ms until it holds or `seconds` pass.
