@@ -41,19 +41,12 @@ public struct Leases {
             guard let row = try store.tree(ref), row.state != .deleted, row.state != .installing else {
                 throw TreesError(.notFound, "no tree \(ref)")
             }
-            guard row.state == .ready else {
-                refused = (ref, "being collected")
-                throw TreesError(.temporary, "\(ref) is \(row.state.rawValue) and takes no new leases",
-                                 hint: "It is being garbage-collected; start the job from `current` instead.")
-            }
-            guard try !store.isDraining(treeID: row.id) else {
-                refused = (ref, "being drained")
-                throw TreesError(.temporary, "\(ref) is being drained and takes no new leases",
-                                 hint: "Start the job from `current` instead; `trees drain --cancel \(ref)` accepts leases again.")
-            }
             let lease = Lease(id: newLeaseID(), tree: ref, bootID: bootID, pid: pid, startTime: identity.startTime,
                               pidfdInode: inode, uid: getuid(), acquiredAt: unixNow(), command: command)
-            try store.addLease(lease, treeID: row.id)
+            if let refusal = try store.addLeaseUnlessRefused(lease, treeID: row.id) {
+                refused = (ref, refusal.reason)
+                throw refusal.error
+            }
             return lease
         }
     }

@@ -3,14 +3,27 @@
 /// whether it is alive is judged from /proc (see `ProcessProbe`), never
 /// stored. Each method is called inside `write`, except the reads.
 extension Store {
-    /// Records `lease` on tree `treeID`, which must be `ready` (only a ready tree takes new leases).
-    func addLease(_ lease: Lease, treeID: Int64) throws {
+    /// Why a tree took no new lease: what `trees log` records (`reason`)
+    /// and what the caller is told (`error`, 75).
+    struct LeaseRefusal {
+        let reason: String
+        let error: TreesError
+    }
+
+    /// Records `lease` on tree `treeID` if the tree is `ready` and not being
+    /// drained: the one check of both, in the caller's write transaction.
+    /// - Returns: why not, when the tree takes no new lease (nothing is written).
+    func addLeaseUnlessRefused(_ lease: Lease, treeID: Int64) throws -> LeaseRefusal? {
         let state = try query("SELECT state FROM trees WHERE id = ?", [.int(treeID)]).first?.first?.text
         guard state == TreeState.ready.rawValue else {
-            throw TreesError(.temporary, "\(lease.tree) is \(state ?? "not recorded") and takes no new leases")
+            return LeaseRefusal(reason: "being collected", error: TreesError(
+                .temporary, "\(lease.tree) is \(state ?? "not recorded") and takes no new leases",
+                hint: "It is being garbage-collected; start the job from `current` instead."))
         }
         guard try !isDraining(treeID: treeID) else {
-            throw TreesError(.temporary, "\(lease.tree) is being drained and takes no new leases")
+            return LeaseRefusal(reason: "being drained", error: TreesError(
+                .temporary, "\(lease.tree) is being drained and takes no new leases",
+                hint: "Start the job from `current` instead; `trees drain --cancel \(lease.tree)` accepts leases again."))
         }
         try query("""
             INSERT INTO leases (id, tree_id, boot_id, pid, start_time, pidfd_inode, uid, acquired_at, command)
@@ -18,6 +31,12 @@ extension Store {
             """, [.text(lease.id), .int(treeID), .text(lease.bootID), .int(Int64(lease.pid)),
                   .int(Int64(bitPattern: lease.startTime)), lease.pidfdInode.map { .int(Int64(bitPattern: $0)) } ?? .null,
                   lease.uid.map { .int(Int64($0)) } ?? .null, .int(lease.acquiredAt), lease.command.map { .text($0) } ?? .null])
+        return nil
+    }
+
+    /// Records `lease` on tree `treeID`. - Throws: `.temporary` (75) when the tree takes no new lease.
+    func addLease(_ lease: Lease, treeID: Int64) throws {
+        if let refusal = try addLeaseUnlessRefused(lease, treeID: treeID) { throw refusal.error }
     }
 
     /// Deletes lease `id`. - Returns: false when there is no such lease.
