@@ -82,7 +82,7 @@ public struct Doctor {
                 findings.append(Finding(.stuckCollecting, ref, "\(ref) is stuck \(row.state.rawValue) (a killed gc or remove)"))
             case .ready where !onDisk.contains(row.ref):
                 findings.append(Finding(.rowWithoutDirectory, ref, "\(ref) is recorded ready but \(root.treePath(row.ref)) is missing"))
-            case .ready where try store.manifest(treeID: row.id) == nil:
+            case .ready where try !store.hasManifest(treeID: row.id):
                 findings.append(Finding(.missingManifest, ref, "\(ref) has no manifest, so it cannot be verified"))
             default:
                 break
@@ -215,7 +215,7 @@ public struct Doctor {
                 let row = try store.tree(ref)
                 if row == nil || row?.state == .deleted {
                     try adopt(ref, store: store, isCurrent: current[ref.name] == ref.rev)
-                } else if let row, row.state == .ready, try store.manifest(treeID: row.id) == nil {
+                } else if let row, row.state == .ready, try !store.hasManifest(treeID: row.id) {
                     let manifest = try build(ref)
                     if manifest.digest == row.digest {
                         try store.write { try store.saveManifest(manifest, treeID: row.id) }
@@ -247,11 +247,12 @@ public struct Doctor {
         }
     }
 
-    private func build(_ ref: TreeRef) throws -> Manifest {
+    private func build(_ ref: TreeRef) throws -> BuiltManifest {
         guard let nameDir = try root.nameDirectory(ref.name) else {
             throw TreesError(.failure, "\(root.path)/\(ref.name) vanished")
         }
-        return try Manifest.build(of: try nameDir.openDirectory(ref.rev.value), seal: false)
+        return try Manifest.write(of: try nameDir.openDirectory(ref.rev.value), pass: .record, scratch: try root.staging(),
+                                  progress: nil)
     }
 
     /// Records a tree found on disk as ready, with the manifest and digest of

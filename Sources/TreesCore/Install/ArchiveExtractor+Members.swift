@@ -60,7 +60,7 @@ extension ArchiveExtractor {
             size += Int64(n)
             tally.bytes += Int64(n)
         }
-        hashes[treePath(member.components)] = FileHash(hash: hasher.finish(), size: size)
+        try ledger.record(treePath(member.components), FileHash(hash: hasher.finish(), size: size))
         try syscall("cannot set mode of", member.path) { fchmod(output.raw, perm | 0o600) }
         tally.files += 1
     }
@@ -126,8 +126,9 @@ extension ArchiveExtractor {
             targetName.withCName { t in member.name.withCName { linkat(targetParent.fd, t, member.parent.fd, $0, 0) } }
         }
         tally.files += 1
-        // The same inode: the same content (a later member of the target's
-        // name replaces the name, never the shared inode).
-        hashes[treePath(member.components)] = hashes[treePath(targetComponents)]
+        // The same inode as an earlier file, whose hash is not looked up
+        // here: the seal reads this one (a link replacing an earlier member
+        // of its name must not keep that member's hash).
+        try ledger.forget(treePath(member.components))
     }
 }

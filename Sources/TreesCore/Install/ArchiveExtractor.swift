@@ -23,9 +23,16 @@ import CTreesShim
 struct ArchiveExtractor {
     var tally = Progress(phase: "extracting", files: 0, bytes: 0)
     /// Each extracted file's SHA-256 and size by path inside the tree.
-    var hashes: [FileName: FileHash] = [:]
+    let ledger: HashLedger
     let progress: ProgressHandler?
     let archivePath: String
+
+    /// - Parameter scratch: where the ledger keeps its runs (the staging container).
+    init(progress: ProgressHandler?, archivePath: String, scratch: Directory) throws {
+        self.progress = progress
+        self.archivePath = archivePath
+        ledger = try HashLedger(in: scratch)
+    }
 
     mutating func extract(into root: Directory) throws {
         guard let archive = CT_archive_read_new() else {

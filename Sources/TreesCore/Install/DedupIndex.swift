@@ -7,7 +7,8 @@ import Glibc
 /// one file: a change through either tree shows in both, as `verify` says).
 ///
 /// Built once per install from the stored manifests of the newest ready
-/// trees of the same NAME: size is the hint (only a source file whose size
+/// trees of the same NAME, read in pieces, with 24 bytes per file in memory
+/// (at most `maxSlots`) and the rest in a scratch file: size is the hint (only a source file whose size
 /// some indexed file has is hashed before it is written), the manifest's
 /// SHA-256 says which installed file to try. A link is made only to a
 /// regular file opened fd-relatively with `O_NOFOLLOW` from the installed
@@ -40,40 +41,120 @@ struct DedupIndex {
         let uid: UInt32
         let gid: UInt32
     }
-    struct Key: Hashable {
-        let hash: [UInt8]
+
+    /// One indexed file: 24 bytes in memory, the rest of it (path, mode,
+    /// owner, full hash) in the scratch file at `offset`. Sorted by size,
+    /// then the first 8 bytes of the hash, then `offset` (newest tree first).
+    struct Slot {
         let size: Int64
+        let prefix: UInt64
+        let offset: Int64
     }
 
-    private(set) var sizes: Set<Int64> = []
-    private var byContent: [Key: Candidate] = [:]
+    /// At most this many files are indexed (24 MiB), the newest trees'
+    /// first: memory is bounded whatever the trees hold; a file past the
+    /// bound is copied rather than linked.
+    static let maxSlots = 1 << 20
+
+    private var slots: [Slot] = []
+    private let candidates: ScratchFile?
+    private var revs: [Rev] = []
     private let nameDir: Directory?
     private var trees: [Rev: Directory] = [:]
     /// The directory of the last file linked: files of one source directory
     /// come one after another, so one cached descriptor saves most opens.
     private var lastDir: (rev: Rev, prefix: FileName, dir: Directory)?
 
-    static let empty = DedupIndex(nameDir: nil)
+    static var empty: DedupIndex { DedupIndex(nameDir: nil, candidates: nil) }
 
-    private init(nameDir: Directory?) { self.nameDir = nameDir }
+    private init(nameDir: Directory?, candidates: ScratchFile?) {
+        self.nameDir = nameDir
+        self.candidates = candidates
+    }
+
+    /// Whether an indexed file has this size: only then is a source file
+    /// hashed before it is written.
+    func mayHold(size: Int64) -> Bool {
+        let i = lowerBound(size: size, prefix: 0)
+        return i < slots.count && slots[i].size == size
+    }
+
+    private func lowerBound(size: Int64, prefix: UInt64) -> Int {
+        var low = 0, high = slots.count
+        while low < high {
+            let mid = (low + high) / 2
+            let s = slots[mid]
+            if s.size < size || (s.size == size && s.prefix < prefix) { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
 
     /// Indexes the `newest` most recently installed ready trees of `name`
-    /// (a newer tree's file wins over an older one's with the same content).
-    static func load(for name: TreeName, root: Root, store: Store, newest: Int = 3) throws -> DedupIndex {
+    /// (a newer tree's file wins over an older one's with the same content),
+    /// reading their stored manifests in pieces; the details go to a scratch
+    /// file in `scratch` (the install's staging container).
+    static func load(for name: TreeName, root: Root, store: Store, scratch: Directory, newest: Int = 3) throws -> DedupIndex {
         let ready = try store.trees(name: name).filter { $0.state == .ready }.suffix(newest)
         guard !ready.isEmpty, let nameDir = try root.nameDirectory(name) else { return .empty }
-        var index = DedupIndex(nameDir: nameDir)
-        for tree in ready {
-            guard let body = try store.manifest(treeID: tree.id), let manifest = Manifest.decode(body),
-                  manifest.format >= 2 else { continue }
-            for e in manifest.entries where e.kind == UInt8(ascii: "f") && e.size > 0 {
-                guard let uid = e.uid, let gid = e.gid else { continue }
-                index.sizes.insert(e.size)
-                index.byContent[Key(hash: e.value, size: e.size)] =
-                    Candidate(rev: tree.ref.rev, path: e.path, mode: e.mode, uid: uid, gid: gid)
+        var index = DedupIndex(nameDir: nameDir, candidates: try ScratchFile(in: scratch))
+        guard let file = index.candidates else { return .empty }
+        index.slots.reserveCapacity(min(maxSlots, Int(ready.reduce(0) { $0 + max(0, $1.files) })))
+        var record: [UInt8] = []
+        for tree in ready.reversed() where index.slots.count < maxSlots {
+            let revIndex = UInt8(index.revs.count)
+            index.revs.append(tree.ref.rev)
+            var decoder = ManifestDecoder()
+            let found = try store.readManifest(treeID: tree.id) { piece in
+                try decoder.feed(piece) { e in
+                    // Format 2 only (it records owners).
+                    guard e.kind == UInt8(ascii: "f"), e.size > 0, e.value.count == HashLedger.hashBytes,
+                          let uid = e.uid, let gid = e.gid, index.slots.count < maxSlots else { return }
+                    // rev (1), mode, uid, gid (4 each), path length (2), hash (64), path
+                    record.removeAll(keepingCapacity: true)
+                    record.append(revIndex)
+                    for v in [e.mode, uid, gid] { withUnsafeBytes(of: v.littleEndian) { record += $0 } }
+                    withUnsafeBytes(of: UInt16(e.path.count).littleEndian) { record += $0 }
+                    record += e.value
+                    record += e.path
+                    index.slots.append(Slot(size: e.size, prefix: Self.prefix(e.value), offset: Int64(file.count)))
+                    try file.append(record)
+                }
             }
+            // A damaged or missing manifest only means nothing of that tree is linked.
+            if !found || decoder.finish() == nil { continue }
+        }
+        try file.flush()
+        index.slots.sort { a, b in
+            a.size != b.size ? a.size < b.size : a.prefix != b.prefix ? a.prefix < b.prefix : a.offset < b.offset
         }
         return index
+    }
+
+    /// The first 8 bytes of a hex hash, as a number (for sorting and search).
+    private static func prefix(_ hex: [UInt8]) -> UInt64 {
+        var v: UInt64 = 0
+        for b in hex.prefix(8) { v = v << 8 | UInt64(b) }
+        return v
+    }
+
+    /// The newest indexed file with this content, read back from the scratch file.
+    private func candidate(hash: [UInt8], size: Int64) -> Candidate? {
+        guard let file = candidates else { return nil }
+        var i = lowerBound(size: size, prefix: Self.prefix(hash))
+        let fixed = 1 + 12 + 2 + HashLedger.hashBytes
+        var buffer = [UInt8](repeating: 0, count: fixed + TreeLimits.maxPathBytes)
+        while i < slots.count, slots[i].size == size, slots[i].prefix == Self.prefix(hash) {
+            defer { i += 1 }
+            guard let n = try? buffer.withUnsafeMutableBytes({ try file.read(at: Int(slots[i].offset), into: $0) }),
+                  n >= fixed else { continue }
+            func u32(_ at: Int) -> UInt32 { UInt32(buffer[at]) | UInt32(buffer[at + 1]) << 8 | UInt32(buffer[at + 2]) << 16 | UInt32(buffer[at + 3]) << 24 }
+            let length = Int(UInt16(buffer[13]) | UInt16(buffer[14]) << 8)
+            guard n >= fixed + length, Array(buffer[15..<(15 + HashLedger.hashBytes)]) == hash,
+                  Int(buffer[0]) < revs.count else { continue }
+            return Candidate(rev: revs[Int(buffer[0])], path: Array(buffer[fixed..<(fixed + length)]),
+                             mode: u32(1), uid: u32(5), gid: u32(9))
+        }
+        return nil
     }
 
     /// Hard-links an installed file with this content, mode and owner as
@@ -84,7 +165,7 @@ struct DedupIndex {
     ///   - buffer: scratch space for reading the candidate again.
     mutating func link(hash: String, size: Int64, mode: UInt32, uid: uid_t, gid: gid_t,
                        as name: FileName, in dst: Directory, buffer: inout [UInt8]) -> Bool {
-        guard let c = byContent[Key(hash: Array(hash.utf8), size: size)],
+        guard let c = candidate(hash: Array(hash.utf8), size: size),
               c.mode == mode, c.uid == uid, c.gid == gid,
               let file = open(c) else { return false }
         var st = stat()

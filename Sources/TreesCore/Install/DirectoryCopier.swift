@@ -13,8 +13,11 @@ struct DirectoryCopier {
     var tally = Progress(phase: "copying", files: 0, bytes: 0)
     let progress: ProgressHandler?
     /// Each copied file's SHA-256 and size by path inside the tree, computed
-    /// from the bytes as they were written (so the seal reads nothing again).
-    var hashes: [FileName: FileHash] = [:]
+    /// from the bytes as they were written (so the seal reads nothing again):
+    /// this thread's ledger, then the second thread's.
+    private(set) var ledgers: [HashLedger]
+    /// Where the ledgers keep their runs (the install's staging container).
+    let scratch: Directory
     /// Installed files of the same NAME that a copy may be a hard link to.
     var dedup = DedupIndex.empty
 
@@ -34,10 +37,14 @@ struct DirectoryCopier {
     /// Whether a second thread copies files beside the walk (`FileCopyQueue`).
     var parallel = true
 
-    init(progress: ProgressHandler?) { self.progress = progress }
+    init(progress: ProgressHandler?, scratch: Directory) throws {
+        self.progress = progress
+        self.scratch = scratch
+        ledgers = [try HashLedger(in: scratch)]
+    }
 
     mutating func copy(from top: Directory, to topDst: Directory) throws {
-        let queue = FileCopyQueue(dedup: dedup)
+        let queue = try FileCopyQueue(dedup: dedup, ledger: HashLedger(in: scratch))
         let started = parallel && queue.start()
         self.queue = started ? queue : nil
         defer { self.queue = nil }
@@ -49,7 +56,7 @@ struct DirectoryCopier {
             throw error
         }
         if started {
-            hashes.merge(try queue.finish()) { mine, _ in mine }
+            ledgers.append(try queue.finish())
             let theirs = queue.copied
             tally.files += theirs.files
             tally.bytes += theirs.bytes
@@ -93,18 +100,18 @@ struct DirectoryCopier {
                 // A file that may be linked goes to the queue too: checking
                 // the installed file reads it, and two threads keep two
                 // reads in flight (what a cold older tree waits on).
-                let mayLink = dedup.sizes.contains(Int64(st.st_size))
+                let mayLink = dedup.mayHold(size: Int64(st.st_size))
                 if let queue, try queue.offer(.init(src: src, dst: dst, name: entry.name, path: path, mode: perm | 0o600,
                                                     mayLink: mayLink)) {
                     reportProgress()
                 } else if mayLink, let linked = try dedup.link(entry.name, from: src, to: dst, mode: perm | 0o600, buffer: &buffer) {
-                    hashes[path] = linked
+                    try ledgers[0].record(path, linked)
                     tally.files += 1
                     tally.bytes += linked.size
                     reportProgress()
                 } else {
                     let hash = try copyFile(entry.name, from: src, to: dst, mode: perm | 0o600, buffer: &buffer)
-                    hashes[path] = hash
+                    try ledgers[0].record(path, hash)
                     tally.files += 1
                     tally.bytes += hash.size
                     reportProgress()

@@ -31,8 +31,6 @@ final class FileCopyQueue {
         var jobs: [Job] = []
         var closed = false
         var failure: (any Error)?
-        /// What the worker copied, read after `finish`.
-        var hashes: [FileName: FileHash] = [:]
         var files: Int64 = 0
         var bytes: Int64 = 0
     }
@@ -47,9 +45,13 @@ final class FileCopyQueue {
     /// The worker's own copy of the index (its caches of open directories
     /// are its own; the content table is shared and never written).
     private let dedup: DedupIndex
+    /// The hashes of what the worker copied: written by the worker alone
+    /// until `finish` has joined it, then handed to the walk.
+    private let ledger: HashLedger
 
-    init(dedup: DedupIndex = .empty, capacity: Int = 16) {
+    init(dedup: DedupIndex = .empty, ledger: HashLedger, capacity: Int = 16) {
         self.dedup = dedup
+        self.ledger = ledger
         self.capacity = capacity
     }
 
@@ -79,10 +81,10 @@ final class FileCopyQueue {
     var copied: (files: Int64, bytes: Int64) { state.withLock { ($0.files, $0.bytes) } }
 
     /// Lets the worker finish what is queued (or drop it after an error, or
-    /// when `abandon`), joins it, and returns the hashes of what it copied.
+    /// when `abandon`), joins it, and returns the ledger of what it copied.
     /// - Throws: the worker's first error (not when abandoning).
     @discardableResult
-    func finish(abandon: Bool = false) throws -> [FileName: FileHash] {
+    func finish(abandon: Bool = false) throws -> HashLedger {
         state.withLock { s in
             s.closed = true
             if abandon { s.jobs.removeAll() }
@@ -90,10 +92,10 @@ final class FileCopyQueue {
         wake.post()
         thread?.join()
         thread = nil
-        return try state.withLock { s in
+        try state.withLock { s in
             if let failure = s.failure, !abandon { throw failure }
-            return s.hashes
         }
+        return ledger
     }
 
     private func work() {
@@ -114,8 +116,8 @@ final class FileCopyQueue {
             do {
                 let linked = job.mayLink ? try dedup.link(job.name, from: job.src, to: job.dst, mode: job.mode, buffer: &buffer) : nil
                 let hash = try linked ?? copyFile(job.name, from: job.src, to: job.dst, mode: job.mode, buffer: &buffer)
+                try ledger.record(job.path, hash)
                 state.withLock { s in
-                    s.hashes[job.path] = hash
                     s.files += 1
                     s.bytes += hash.size
                 }

@@ -58,15 +58,16 @@ public struct Installer {
 
         try container.dir.makeDirectory("tree", mode: 0o700)
         let tree = try container.dir.openDirectory("tree")
-        let index = dedup ? try DedupIndex.load(for: ref.name, root: root, store: store) : .empty
-        let known = try fill(tree, from: source, sourceDir: sourceDir, scratch: container.dir.path, dedup: index)
+        let index = dedup ? try DedupIndex.load(for: ref.name, root: root, store: store, scratch: container.dir) : .empty
+        let known = try fill(tree, from: source, sourceDir: sourceDir, scratch: container.dir, dedup: index)
         // Shared paths are linked in before sealing, so the links are in the manifest.
         try SharedLinker(root: root, declarations: try store.sharedDeclarations(of: ref.name)).link(into: tree, ref: ref)
         // The tree's own directory is readable by jobs of every user, as the
         // root of an installed program usually is. Its write bits stay until
         // it has left staging (`Transit`); everything below is sealed now.
         try syscall("cannot set mode of", tree.path) { fchmod(tree.fd, 0o755) }
-        let manifest = try Manifest.build(of: tree, pass: .seal, known: known, progress: progress, sealsTop: false)
+        let manifest = try Manifest.write(of: tree, pass: .seal, known: try HashLedger.lookup(known), scratch: container.dir,
+                                          progress: progress, sealsTop: false)
         // Durable before the rename, in one call for the whole tree.
         try Manifest.syncTree(tree)
         try syscall("cannot sync", container.dir.path) { fsync(container.dir.fd) }
@@ -76,28 +77,30 @@ public struct Installer {
         return try root.withLock(.install) { try commit(ref, manifest: manifest, container: container.dir, tree: tree) }
     }
 
-    /// Writes the content into `tree`; returns the hashes computed while
-    /// writing (relative path → SHA-256, size), so sealing reads nothing again.
-    private func fill(_ tree: Directory, from source: Source, sourceDir: Directory?, scratch: String,
-                      dedup: DedupIndex) throws -> [FileName: FileHash] {
+    /// Writes the content into `tree`; returns the ledgers of the hashes
+    /// computed while writing (relative path → SHA-256, size), so sealing
+    /// reads nothing again. `scratch` is the staging container: the ledgers
+    /// and a git export go there.
+    private func fill(_ tree: Directory, from source: Source, sourceDir: Directory?, scratch: Directory,
+                      dedup: DedupIndex) throws -> [HashLedger] {
         switch source {
         case .directory(let path):
-            var copier = DirectoryCopier(progress: progress)
+            var copier = try DirectoryCopier(progress: progress, scratch: scratch)
             copier.dedup = dedup
             try copier.copy(from: try sourceDir ?? Directory.open(path), to: tree)
             progress?(copier.tally)
-            return copier.hashes
+            return copier.ledgers
         case .archive(let path):
-            var extractor = ArchiveExtractor(progress: progress, archivePath: path)
+            var extractor = try ArchiveExtractor(progress: progress, archivePath: path, scratch: scratch)
             try extractor.extract(into: tree)
             progress?(extractor.tally)
-            return extractor.hashes
+            return [extractor.ledger]
         case .git(let repo, let ref):
-            let tar = try GitExporter(source: repo, ref: ref, scratch: scratch).export()
-            var extractor = ArchiveExtractor(progress: progress, archivePath: tar)
+            let tar = try GitExporter(source: repo, ref: ref, scratch: scratch.path).export()
+            var extractor = try ArchiveExtractor(progress: progress, archivePath: tar, scratch: scratch)
             try extractor.extract(into: tree)
             progress?(extractor.tally)
-            return extractor.hashes
+            return [extractor.ledger]
         }
     }
 
@@ -115,7 +118,7 @@ public struct Installer {
     /// fsynced there), so one in transit is sealed and put at REV, and one
     /// at REV is adopted with the manifest the intent recorded; otherwise
     /// the row goes.
-    private func commit(_ ref: TreeRef, manifest: Manifest, container: Directory, tree: Directory) throws -> InstallResult {
+    private func commit(_ ref: TreeRef, manifest: BuiltManifest, container: Directory, tree: Directory) throws -> InstallResult {
         let digest = manifest.digest
         let path = root.treePath(ref)
         try recoverInterrupted()
@@ -148,8 +151,10 @@ public struct Installer {
         if let existing {
             // Shared paths declared or forgotten since change the links a tree
             // gets, not its content: a retried rollout is still a no-op.
-            let recorded = try store.manifest(treeID: existing.id).flatMap(Manifest.decode)
-            guard existing.digest == digest || recorded.map({ SharedLinker.sameContent($0, manifest) }) == true else {
+            // Both manifests are loaded only when the digests differ (a rare,
+            // small case: shared paths declared since).
+            guard try existing.digest == digest
+                    || store.manifest(treeID: existing.id).flatMap(Manifest.decode).map({ SharedLinker.sameContent($0, try manifest.loaded()) }) == true else {
                 throw TreesError(.badInput, "\(ref) is already installed with different content (\(existing.digest ?? "no digest"), new \(digest))",
                                  hint: "A revision's content never changes; install it under a new REV.")
             }
@@ -200,10 +205,11 @@ public struct Installer {
                 try store.write { if try store.tree(row.ref)?.state == .installing { try store.abandonInstall(row.ref) } }
                 continue
             }
-            var missingManifest: Manifest?
-            if try store.manifest(treeID: row.id) == nil {
+            var missingManifest: BuiltManifest?
+            if try !store.hasManifest(treeID: row.id) {
                 guard let nameDir = try root.nameDirectory(row.ref.name) else { continue }
-                let built = try Manifest.build(of: try nameDir.openDirectory(row.ref.rev.value), seal: false)
+                let built = try Manifest.write(of: try nameDir.openDirectory(row.ref.rev.value), pass: .record,
+                                               scratch: try root.staging(), progress: nil)
                 guard built.digest == row.digest else { continue } // not what was intended: doctor reports it
                 missingManifest = built
             }

@@ -41,6 +41,28 @@ public struct Manifest: Sendable, Equatable, StoredManifest {
             self.uid = uid
             self.gid = gid
         }
+
+        /// Its fields as the stored body holds them (see `Manifest`).
+        func encode(into out: inout [UInt8], format: Int) {
+            out.append(kind); out.append(0)
+            out += String(mode, radix: 8).utf8; out.append(0)
+            if format >= 2 {
+                out += String(uid ?? 0).utf8; out.append(0)
+                out += String(gid ?? 0).utf8; out.append(0)
+            }
+            out += String(size).utf8; out.append(0)
+            out += value; out.append(0)
+            out += path; out.append(0)
+        }
+
+        /// Its fields as the digest covers them: format 1, read and execute bits.
+        func encodeForDigest(into out: inout [UInt8]) {
+            out.append(kind); out.append(0)
+            out += String(mode & 0o555, radix: 8).utf8; out.append(0)
+            out += String(size).utf8; out.append(0)
+            out += value; out.append(0)
+            out += path; out.append(0)
+        }
     }
 
     public static let currentFormat = 2
@@ -62,52 +84,28 @@ public struct Manifest: Sendable, Equatable, StoredManifest {
 
     public var encoded: [UInt8] {
         var out: [UInt8] = format >= 2 ? Self.header : []
-        for e in format >= 2 ? entries : contentEntries {
-            var fields: [[UInt8]] = [[e.kind], Array(String(e.mode, radix: 8).utf8)]
-            if format >= 2 { fields += [Array(String(e.uid ?? 0).utf8), Array(String(e.gid ?? 0).utf8)] }
-            fields += [Array(String(e.size).utf8), e.value, e.path]
-            for f in fields { out += f; out.append(0) }
-        }
+        for e in format >= 2 ? entries : contentEntries { e.encode(into: &out, format: format) }
         return out
+    }
+
+    public var encodedCount: Int { encoded.count }
+
+    public func forEachEncodedChunk(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        try encoded.withUnsafeBytes(body)
     }
 
     public var digest: String {
         var out: [UInt8] = []
-        for e in contentEntries {
-            out.append(e.kind); out.append(0)
-            out += Array(String(e.mode & 0o555, radix: 8).utf8); out.append(0)
-            out += Array(String(e.size).utf8); out.append(0)
-            out += e.value; out.append(0)
-            out += e.path; out.append(0)
-        }
+        for e in contentEntries { e.encodeForDigest(into: &out) }
         return "sha256:" + SHA256.hash(out)
     }
 
     public static func decode(_ bytes: [UInt8]) -> Manifest? {
-        let format2 = bytes.starts(with: header)
-        let body = format2 ? Array(bytes[header.count...]) : bytes
-        let width = format2 ? 7 : 5
-        let fields = body.split(separator: 0, omittingEmptySubsequences: false)
-        // A trailing NUL leaves one empty field at the end.
-        guard fields.count % width == 1, fields.last?.isEmpty == true else { return nil }
-        func number<T: FixedWidthInteger>(_ f: ArraySlice<UInt8>, radix: Int = 10) -> T? {
-            T(String(decoding: f, as: UTF8.self), radix: radix)
-        }
+        var decoder = ManifestDecoder()
         var entries: [Entry] = []
-        var i = 0
-        while i + width <= fields.count {
-            let f = Array(fields[i..<(i + width)])
-            guard f[0].count == 1, let kind = f[0].first, let mode: UInt32 = number(f[1], radix: 8) else { return nil }
-            if format2 {
-                guard let uid: UInt32 = number(f[2]), let gid: UInt32 = number(f[3]), let size: Int64 = number(f[4]) else { return nil }
-                entries.append(Entry(kind: kind, mode: mode, size: size, value: Array(f[5]), path: Array(f[6]), uid: uid, gid: gid))
-            } else {
-                guard let size: Int64 = number(f[2]) else { return nil }
-                entries.append(Entry(kind: kind, mode: mode, size: size, value: Array(f[3]), path: Array(f[4])))
-            }
-            i += width
-        }
-        return Manifest(entries: entries, format: format2 ? 2 : 1)
+        let fed = bytes.withUnsafeBytes { raw in (try? decoder.feed(raw) { entries.append($0) }) != nil }
+        guard fed, let format = decoder.finish() else { return nil }
+        return Manifest(entries: entries, format: format)
     }
 
     /// Paths that differ between `self` (expected) and `actual`, each with a
@@ -117,31 +115,19 @@ public struct Manifest: Sendable, Equatable, StoredManifest {
     /// setgid bit is a change too (install never leaves one), and owners
     /// are not compared.
     public func differences(to actual: Manifest) -> [String] {
-        var expected: [FileName: Entry] = [:]
-        for e in entries { expected[e.path] = e }
-        if format < 2 && expected[Self.rootPath] == nil {
-            expected[Self.rootPath] = Entry(kind: UInt8(ascii: "d"), mode: 0o555, size: 0, value: [], path: Self.rootPath)
-        }
-        var out: [String] = []
-        var seen = Set<FileName>()
+        var diff = ManifestDiff(format: format)
+        var i = entries.startIndex
         for a in actual.entries {
-            seen.insert(a.path)
-            let shown = a.path.display
-            guard let e = expected[a.path] else { out.append("added: \(shown)"); continue }
-            if e.kind != a.kind {
-                out.append("type changed: \(shown) \(Self.kindName(e.kind)) -> \(Self.kindName(a.kind))")
-                continue
-            }
-            if e.value != a.value || e.size != a.size { out.append("modified: \(shown)") }
-            if e.kind == UInt8(ascii: "l") { continue }  // a symlink's own mode means nothing on Linux
-            let modeChanged = format >= 2 ? e.mode != a.mode : (a.mode & 0o555 != e.mode || a.mode & 0o6222 != 0)
-            if modeChanged { out.append("mode changed: \(shown) \(Self.octal(e.mode)) -> \(Self.octal(a.mode))") }
-            if format >= 2, let eu = e.uid, let eg = e.gid, eu != a.uid || eg != a.gid {
-                out.append("owner changed: \(shown) \(eu):\(eg) -> \(a.uid.map(String.init) ?? "?"):\(a.gid.map(String.init) ?? "?")")
+            while i < entries.endIndex, compareBytes(entries[i].path, a.path) < 0 { diff.removed(entries[i]); i += 1 }
+            if i < entries.endIndex, entries[i].path == a.path {
+                diff.compare(entries[i], a)
+                i += 1
+            } else {
+                diff.compare(nil, a)
             }
         }
-        for e in entries where !seen.contains(e.path) { out.append("removed: \(e.path.display)") }
-        return out
+        for e in entries[i...] { diff.removed(e) }
+        return diff.lines
     }
 
     static func octal(_ mode: UInt32) -> String {
@@ -159,30 +145,39 @@ public struct Manifest: Sendable, Equatable, StoredManifest {
         }
     }
 
-    /// Walks `dir` fd-relatively and builds its manifest. With `seal`, each
-    /// file and directory also loses its write, setuid and setgid bits, so
-    /// that one pass both records and finishes a staged tree (the manifest
-    /// records the sealed modes); the caller makes it durable with one
-    /// `syncfs(2)` (`syncTree`), not one fsync per file. `known` holds the
-    /// hashes the copier or extractor computed while writing (path → SHA-256,
-    /// size), so a staged file is not read a second time. Never follows a symlink, never
-    /// descends into another filesystem, and never recurses: the walk keeps
-    /// one open directory per level, at most `TreeLimits.maxDepth`.
+    /// Walks `dir` fd-relatively and builds its manifest in memory: for
+    /// small trees and tests. Installs, verify and doctor stream it
+    /// (`write(of:…)`). With `seal`, each file and directory also loses its
+    /// write, setuid and setgid bits (see `write`).
     /// - Throws: `.badInput` (65) when sealing a tree deeper than the limit;
     ///   without `seal` (verify), a deeper directory is recorded as `o`.
     public static func build(of dir: Directory, seal: Bool, progress: ProgressHandler? = nil) throws -> Manifest {
-        try build(of: dir, pass: seal ? .seal : .record, known: [:], progress: progress)
+        var walker = Walker(pass: seal ? .seal : .record, device: try dir.status().st_dev, progress: progress)
+        var entries: [Entry] = []
+        try walker.walk(dir) { entries.append($0) }
+        return Manifest(entries: entries)
     }
 
+    /// Walks `dir` fd-relatively and writes its manifest, entry by entry, to
+    /// a scratch file in `scratch` (nothing per entry stays in memory). With
+    /// `.seal`, each file and directory also loses its write, setuid and
+    /// setgid bits, so that one pass both records and finishes a staged tree
+    /// (the manifest records the sealed modes); the caller makes it durable
+    /// with one `syncfs(2)` (`syncTree`), not one fsync per file. `known`
+    /// holds the hashes the copier or extractor computed while writing, so a
+    /// staged file is not read a second time. Never follows a symlink, never
+    /// descends into another filesystem, and never recurses: the walk keeps
+    /// one open directory per level, at most `TreeLimits.maxDepth`.
     /// - Parameter sealsTop: with `.seal`, false leaves the top directory's
     ///   write bits for the installer to take off later (`Transit.seal`);
     ///   the manifest records it sealed all the same.
-    static func build(of dir: Directory, pass: Walker.Pass, known: [FileName: FileHash], progress: ProgressHandler?,
-                      sealsTop: Bool = true) throws -> Manifest {
+    static func write(of dir: Directory, pass: Walker.Pass, known: HashLedger.Lookup? = nil, scratch: Directory,
+                      progress: ProgressHandler?, sealsTop: Bool = true) throws -> BuiltManifest {
         var walker = Walker(pass: pass, device: try dir.status().st_dev, known: known, progress: progress)
         walker.sealsTop = sealsTop
-        try walker.walk(dir)
-        return Manifest(entries: walker.entries)
+        let writer = try ManifestWriter(scratch: scratch)
+        try walker.walk(dir) { try writer.append($0) }
+        return try writer.finish()
     }
 
     /// The digest a copy of the source directory `dir` would get once
@@ -190,7 +185,10 @@ public struct Manifest: Sendable, Equatable, StoredManifest {
     /// sealing would leave them. A re-install compares it with the recorded
     /// digest before writing anything.
     static func predictedDigest(ofSource dir: Directory, progress: ProgressHandler?) throws -> String {
-        try build(of: dir, pass: .predictCopy, known: [:], progress: progress).digest
+        var walker = Walker(pass: .predictCopy, device: try dir.status().st_dev, progress: progress)
+        let writer = try ManifestWriter(scratch: nil)
+        try walker.walk(dir) { try writer.append($0) }
+        return try writer.finish().digest
     }
 
     /// Makes a sealed tree durable: one `syncfs(2)` of its filesystem writes
@@ -202,4 +200,48 @@ public struct Manifest: Sendable, Equatable, StoredManifest {
         try syscall("cannot sync the filesystem of", dir.path) { CT_syncfs(dir.fd) }
         try dir.sync()
     }
+}
+
+/// The differences between an expected manifest and a tree as it is now,
+/// fed pair by pair in path order (by `Manifest.differences` or by verify,
+/// which streams both): one line per difference, paths escaped. Removed
+/// paths come last, as a reader expects them after what changed.
+struct ManifestDiff {
+    /// The expected manifest's format: a format-1 record holds only read and
+    /// execute bits and no owners, and has no entry for the top directory.
+    let format: Int
+    private var changed: [String] = []
+    private var gone: [String] = []
+
+    init(format: Int) { self.format = format }
+
+    var lines: [String] { changed + gone }
+
+    /// - Parameter expected: the recorded entry of `actual`'s path, or nil
+    ///   when none was recorded.
+    mutating func compare(_ expected: Manifest.Entry?, _ a: Manifest.Entry) {
+        let shown = a.path.display
+        let e: Manifest.Entry
+        if let expected {
+            e = expected
+        } else if format < 2 && a.path == Manifest.rootPath {
+            e = Manifest.Entry(kind: UInt8(ascii: "d"), mode: 0o555, size: 0, value: [], path: Manifest.rootPath)
+        } else {
+            changed.append("added: \(shown)")
+            return
+        }
+        if e.kind != a.kind {
+            changed.append("type changed: \(shown) \(Manifest.kindName(e.kind)) -> \(Manifest.kindName(a.kind))")
+            return
+        }
+        if e.value != a.value || e.size != a.size { changed.append("modified: \(shown)") }
+        if e.kind == UInt8(ascii: "l") { return }  // a symlink's own mode means nothing on Linux
+        let modeChanged = format >= 2 ? e.mode != a.mode : (a.mode & 0o555 != e.mode || a.mode & 0o6222 != 0)
+        if modeChanged { changed.append("mode changed: \(shown) \(Manifest.octal(e.mode)) -> \(Manifest.octal(a.mode))") }
+        if format >= 2, let eu = e.uid, let eg = e.gid, eu != a.uid || eg != a.gid {
+            changed.append("owner changed: \(shown) \(eu):\(eg) -> \(a.uid.map(String.init) ?? "?"):\(a.gid.map(String.init) ?? "?")")
+        }
+    }
+
+    mutating func removed(_ e: Manifest.Entry) { gone.append("removed: \(e.path.display)") }
 }

@@ -141,6 +141,53 @@ final class SQLiteConnection {
         return rows
     }
 
+    /// Writes a blob that was inserted as `zeroblob(N)` in pieces, through
+    /// SQLite's incremental I/O: a manifest of a million files never has to
+    /// be one array. `body` gets a function that writes the next bytes.
+    func writeBlob(table: String, column: String, row: Int64,
+                   _ body: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+        var blob: OpaquePointer?
+        let rc = sqlite3_blob_open(db, "main", table, column, row, 1, &blob)
+        guard rc == SQLITE_OK, let blob else { throw error(rc) }
+        defer { sqlite3_blob_close(blob) }
+        let size = Int(sqlite3_blob_bytes(blob))
+        var offset = 0
+        try body { bytes in
+            guard bytes.count > 0 else { return }
+            guard offset + bytes.count <= size else {
+                throw SQLiteError(code: SQLITE_MISUSE, message: "blob of \(size) bytes written past its end")
+            }
+            let rc = sqlite3_blob_write(blob, bytes.baseAddress, Int32(bytes.count), Int32(offset))
+            if rc != SQLITE_OK { throw self.error(rc) }
+            offset += bytes.count
+        }
+        guard offset == size else {
+            throw SQLiteError(code: SQLITE_MISUSE, message: "blob of \(size) bytes given \(offset)")
+        }
+    }
+
+    /// Hands a blob to `body` in chunks (SQLite's incremental I/O); false
+    /// when the row does not exist.
+    func readBlob(table: String, column: String, row: Int64, chunk: Int = 1 << 16,
+                  _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Bool {
+        var blob: OpaquePointer?
+        let rc = sqlite3_blob_open(db, "main", table, column, row, 0, &blob)
+        if rc == SQLITE_ERROR, blob == nil, String(cString: sqlite3_errmsg(db)).hasPrefix("no such rowid") { return false }
+        guard rc == SQLITE_OK, let blob else { throw error(rc) }
+        defer { sqlite3_blob_close(blob) }
+        let size = Int(sqlite3_blob_bytes(blob))
+        var buffer = [UInt8](repeating: 0, count: min(chunk, max(size, 1)))
+        var offset = 0
+        while offset < size {
+            let n = min(buffer.count, size - offset)
+            let rc = buffer.withUnsafeMutableBytes { sqlite3_blob_read(blob, $0.baseAddress, Int32(n), Int32(offset)) }
+            if rc != SQLITE_OK { throw error(rc) }
+            try buffer.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            offset += n
+        }
+        return true
+    }
+
     var changes: Int { Int(sqlite3_changes(db)) }
     var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(db) }
     /// Whether a transaction is open (`sqlite3_get_autocommit` is 0).

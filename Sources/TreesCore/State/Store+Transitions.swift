@@ -133,8 +133,15 @@ extension Store {
 
     /// Stores (or replaces) the manifest of a tree: install's intent, its
     /// recovery, doctor.
+    /// The body goes in pieces (`zeroblob`, then incremental writes), so a
+    /// manifest is never one array in memory.
     func saveManifest(_ manifest: some StoredManifest, treeID: Int64) throws {
-        try query("INSERT OR REPLACE INTO manifests (tree_id, body) VALUES (?, ?)", [.int(treeID), .blob(manifest.encoded)])
+        try query("INSERT OR REPLACE INTO manifests (tree_id, body) VALUES (?, zeroblob(?))",
+                  [.int(treeID), .int(Int64(manifest.encodedCount))])
+        guard manifest.encodedCount > 0 else { return }
+        try guarded { try db.writeBlob(table: "manifests", column: "body", row: treeID) { write in
+            try manifest.forEachEncodedChunk(write)
+        } }
     }
 
     // MARK: beside the state

@@ -61,7 +61,21 @@ extension Store {
     }
 
     /// The stored manifest of a tree (see `Manifest`).
+    /// The whole body at once: for small uses and tests. Walks read it in
+    /// pieces (`readManifest`).
     func manifest(treeID: Int64) throws -> [UInt8]? {
-        try query("SELECT body FROM manifests WHERE tree_id = ?", [.int(treeID)]).first?.first?.blob
+        var body: [UInt8] = []
+        return try readManifest(treeID: treeID) { body.append(contentsOf: $0) } ? body : nil
+    }
+
+    /// Whether a manifest is recorded for the tree.
+    func hasManifest(treeID: Int64) throws -> Bool {
+        try !query("SELECT 1 FROM manifests WHERE tree_id = ?", [.int(treeID)]).isEmpty
+    }
+
+    /// Hands the manifest's body to `body` in pieces; false when none is
+    /// recorded. One read transaction covers all of it.
+    func readManifest(treeID: Int64, _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Bool {
+        try guarded { try db.readBlob(table: "manifests", column: "body", row: treeID, body) }
     }
 }

@@ -8,5 +8,8 @@ public protocol StoredManifest {
     var bytes: Int64 { get }
     /// Entries that are not directories.
     var files: Int64 { get }
-    var encoded: [UInt8] { get }
+    /// The length of the encoded body, and the body in pieces in order:
+    /// the store writes it without ever holding all of it.
+    var encodedCount: Int { get }
+    func forEachEncodedChunk(_ body: (UnsafeRawBufferPointer) throws -> Void) throws
 }

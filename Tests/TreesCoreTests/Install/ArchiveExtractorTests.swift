@@ -33,12 +33,13 @@ import Testing
         let t = try TempDir()
         try FileManager.default.createDirectory(atPath: t.path + "/out", withIntermediateDirectories: true)
         let out = try Directory.open(t.path + "/out")
-        var extractor = ArchiveExtractor(progress: nil, archivePath: packageDirectory + "/fixtures/archives/" + archive.file)
+        var extractor = try ArchiveExtractor(progress: nil, archivePath: packageDirectory + "/fixtures/archives/" + archive.file,
+                                            scratch: Directory.open(t.path))
         if archive.refused {
             #expect { try extractor.extract(into: out) } throws: { ($0 as? TreesError)?.code == .badInput }
         } else {
             try extractor.extract(into: out)
-            #expect(!extractor.hashes.isEmpty)
+            #expect(try !HashLedger.contents([extractor.ledger]).isEmpty)
         }
         // Whatever happened, nothing left the directory it was given.
         let outside = try FileManager.default.contentsOfDirectory(atPath: t.path)
