@@ -8,7 +8,7 @@ import Glibc
 // 64 MiB bound dashed.
 
 private let panelWidth = 560.0, panelHeight = 320.0
-private let left = 70.0, right = 70.0, top = 40.0, bottom = 78.0
+private let left = 84.0, right = 70.0, top = 40.0, bottom = 78.0
 private let treesColor = "#1f6fb4", peerColor = "#e07b00", rssColor = "#2a9d3a", boundColor = "#c62828"
 
 func svgPlot(_ series: [Series]) -> String {
@@ -47,16 +47,27 @@ private func logRange(_ values: [Double]) -> (Double, Double) {
     return hi - lo < 0.2 ? (lo - 0.5, hi + 0.5) : (lo - 0.1, hi + 0.1)
 }
 
-/// Ticks at 1, 2 and 5 × 10^k inside [lo, hi] (decades).
+/// Ticks at 1, 2 and 5 × 10^k inside [lo, hi] (decades); at every
+/// multiple of 10^k when that leaves fewer than two.
 private func logTicks(_ lo: Double, _ hi: Double) -> [Double] {
+    let coarse = ticks(lo, hi, [1, 2, 5])
+    return coarse.count >= 2 ? coarse : ticks(lo, hi, [1, 2, 3, 4, 5, 6, 7, 8, 9])
+}
+
+private func ticks(_ lo: Double, _ hi: Double, _ multiples: [Double]) -> [Double] {
     var ticks: [Double] = []
     for e in Int(lo.rounded(.down))...Int(hi.rounded(.up)) {
-        for m in [1.0, 2.0, 5.0] {
+        for m in multiples {
             let v = m * pow(10, Double(e))
             if log10(v) >= lo && log10(v) <= hi { ticks.append(v) }
         }
     }
     return ticks
+}
+
+/// A time tick without the zeros `duration` keeps for a figure ("500 ms", "2 s").
+private func tickLabel(_ seconds: Double) -> String {
+    duration(seconds).replacingOccurrences(of: ".00 ", with: " ").replacingOccurrences(of: ".0 ", with: " ")
 }
 
 private func sizeLabel(_ v: Double) -> String {
@@ -86,10 +97,10 @@ private func panel(_ s: Series) -> String {
     // Left axis: time, log scale.
     for v in logTicks(t0, t1) {
         g += "<line x1=\"\(n(left - 4))\" y1=\"\(n(pyTime(v)))\" x2=\"\(n(left + w))\" y2=\"\(n(pyTime(v)))\" stroke=\"#eee\"/>"
-        g += "<text x=\"\(n(left - 6))\" y=\"\(n(pyTime(v) + 4))\" text-anchor=\"end\">\(esc(duration(v)))</text>\n"
+        g += "<text x=\"\(n(left - 6))\" y=\"\(n(pyTime(v) + 4))\" text-anchor=\"end\">\(esc(tickLabel(v)))</text>\n"
     }
     let ly = top + h / 2
-    g += "<text transform=\"translate(14,\(n(ly))) rotate(-90)\" text-anchor=\"middle\">wall time (log scale)</text>\n"
+    g += "<text transform=\"translate(12,\(n(ly))) rotate(-90)\" text-anchor=\"middle\">wall time (log scale)</text>\n"
     // Right axis: peak RSS in MiB, linear, with the bound.
     let step = rssMax > 256 * 1048576 ? 64.0 : 16.0
     var tick = 0.0
