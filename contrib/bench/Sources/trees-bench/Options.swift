@@ -20,7 +20,7 @@ let usage = """
       --trees N          trees installed for list and gc --dry-run (default 10000)
       --jobs N           jobs run before "exec after N jobs" (default 100000; run 4 at a time)
       --scale N,N...     files in each tree of the scale series (default 10000,100000;
-                         1000000 runs only when listed: many minutes, ~9 GB of disk)
+                         1000000 runs only when listed: many minutes, ~13 GB of disk)
       --process-scale N,N...  extra processes at each point of the ps series (default 500,2000,10000)
       --runs N           runs of each command (default: 15 for quick commands, 3 for installs)
       --only OPS         some of: \(allOperations.joined(separator: ","))
