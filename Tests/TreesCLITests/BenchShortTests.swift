@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
 import Testing
 @testable import TreesCore
 
@@ -45,23 +48,59 @@ struct BenchShortTests {
     }
 
     /// trees-bench runs end to end on tiny workloads and writes valid JSON
-    /// with a row for every operation (what it measures is not asserted).
+    /// with a row for every operation and issue 18's series at every size
+    /// asked for, and an SVG plot that parses (what it measures is not asserted).
     @Test func benchRunsEndToEndOnTinyWorkloads() throws {
         let s = try Scratch()
         let bench = URL(fileURLWithPath: treesBinary).deletingLastPathComponent().appendingPathComponent("trees-bench").path
         let json = s.path + "/bench.json"
         let r = try run(bench, ["--trees-binary", treesBinary, "--files", "200", "--processes", "20", "--runs", "1",
-                                "--trees", "5", "--jobs", "40", "--dir", s.path, "--json", json])
+                                "--trees", "5", "--jobs", "40", "--scale", "200,400", "--process-scale", "10,20",
+                                "--dir", s.path, "--json", json])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("| operation | workload | trees | peer | ratio | target | met |"))
         let data = try Data(contentsOf: URL(fileURLWithPath: json))
         let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         let rows = try #require(object["rows"] as? [[String: Any]])
         let ids = Set(rows.compactMap { $0["id"] as? String })
-        #expect(ids == ["exec", "aged", "ps", "install", "archive", "reinstall", "revision", "delete", "concurrent"])
+        #expect(ids == ["exec", "floor", "aged", "ps", "psscale", "install", "cold", "scale", "archive", "reinstall",
+                        "revision", "delete", "concurrent"])
         let failed = rows.filter { ($0["trees"] as? String)?.hasPrefix("failed") == true }
         #expect(failed.isEmpty, "\(failed)")
         #expect((object["machine"] as? [String: Any])?["kernel"] != nil)
+        // Tests run as root here; elsewhere the cold row says it was skipped.
+        if getuid() != 0 {
+            #expect(rows.contains { $0["id"] as? String == "cold" && ($0["trees"] as? String)?.hasPrefix("skipped") == true })
+        }
+
+        // Issue 18's series: each at every size asked for, with trees's
+        // time and peak RSS, and the peer's where it has one.
+        let series = try #require(object["series"] as? [[String: Any]])
+        var sizes: [String: [Int]] = [:]
+        for entry in series {
+            let id = try #require(entry["id"] as? String)
+            #expect(entry["label"] is String && entry["unit"] is String, "\(id)")
+            let points = try #require(entry["points"] as? [[String: Any]], "\(id)")
+            sizes[id] = points.compactMap { $0["size"] as? Int }
+            for p in points {
+                #expect(((p["trees_s"] as? Double) ?? 0) > 0, "\(id): \(p)")
+                #expect(((p["trees_peak_rss_bytes"] as? Double) ?? 0) > 0, "\(id): \(p)")
+                let hasPeer = entry["peer"] is String
+                #expect((p["peer_s"] is Double) == hasPeer && (p["peer_peak_rss_bytes"] is Double) == hasPeer, "\(id): \(p)")
+            }
+        }
+        var expected = ["scale-install": [200, 400], "scale-verify": [200, 400], "scale-list-usage": [200, 400],
+                        "scale-delete": [200, 400], "ps": [10, 20]]
+        if getuid() == 0 { expected["cold-install"] = [200] }
+        #expect(sizes == expected)
+
+        // The plot, beside the JSON: well-formed XML, a panel title per series.
+        let svg = try Data(contentsOf: URL(fileURLWithPath: s.path + "/bench.svg"))
+        let parser = XMLParser(data: svg)
+        #expect(parser.parse(), "\(parser.parserError.map { "\($0)" } ?? "")")
+        let text = String(decoding: svg, as: UTF8.self)
+        #expect(text.contains("<svg") && text.contains("64 MiB bound"))
+        for entry in series { #expect(text.contains("\(entry["label"] as? String ?? "?")</text>")) }
         // It cleaned up after itself: only its JSON is left in --dir.
         #expect(try FileManager.default.contentsOfDirectory(atPath: s.path).filter { $0.hasPrefix("trees-bench.") }.isEmpty)
     }

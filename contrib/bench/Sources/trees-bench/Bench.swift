@@ -19,11 +19,13 @@ final class Bench {
     let trees: String
     let repo: String
     var rows: [Row] = []
+    var series: [Series] = []
     var cache: [String: String] = [:]
     var samplesCache: [String: [Sample]] = [:]
     var missing: [String] = []
     var floor: String?     // the compiled C floor scanner
     var hold: String?      // the compiled planted-process program
+    var execFloor: String? // the compiled C floor of trees exec
     /// Environment for every trees run: pid 1 of a VM is often not
     /// inspectable even by root, and would otherwise make ps and gc report
     /// it as unknown (and gc keep everything).
@@ -61,6 +63,7 @@ final class Bench {
         let ratio = t / p
         return Row(operation: operation, workload: workload, trees: duration(t), peer: "\(peer): \(duration(p))",
                    ratio: fixed(ratio, 2) + "×", target: target, met: ratio <= limit,
+                   shortfall: ratio <= limit ? "" : "\(fixed(ratio, 2))× > \(fixed(limit, 2))×",
                    values: ["trees_s": t, "peer_s": p, "ratio": ratio,
                             "trees_cpu_s": median(trees.map(\.cpu)), "peer_cpu_s": median(other.map(\.cpu))])
     }
@@ -148,14 +151,14 @@ final class Bench {
     }
 
     /// Compiles one of contrib/bench/floor/*.c with `cc -O2`.
-    func compile(_ name: String) -> String? {
+    func compile(_ name: String, libraries: [String] = []) -> String? {
         guard onPath("cc") else {
             missing.append("cc (apt-get install gcc)")
             return nil
         }
         let out = "\(work)/\(name)"
         do {
-            try run(["cc", "-O2", "-o", out, "\(repo)/contrib/bench/floor/\(name).c"])
+            try run(["cc", "-O2", "-o", out, "\(repo)/contrib/bench/floor/\(name).c"] + libraries)
             return out
         } catch {
             log("cannot compile \(name).c: \(error)")

@@ -27,13 +27,43 @@ final class Flag: Sendable {
     let value = Atomic<Int>(0)
 }
 
-func startThread(_ wrapper: Wrapper) -> pthread_t {
+/// Commands in lanes, one thread per lane running its commands in order:
+/// builds the aged root's trees and lease rows several processes at a time
+/// (a tree's revisions stay in order within their lane).
+final class Lanes: @unchecked Sendable {
+    let lanes: [[[String]]]
+    private let failed = Atomic<Int>(0)
+    private let done = Atomic<Int>(0)
+    init(_ lanes: [[[String]]]) { self.lanes = lanes }
+
+    /// Runs every lane to its end; returns how many commands failed.
+    func run(progress: String) -> Int {
+        let total = lanes.map(\.count).reduce(0, +)
+        let threads = lanes.map { lane in
+            startThread {
+                for argv in lane {
+                    if (try? measure(argv))?.status != 0 { self.failed.add(1, ordering: .relaxed) }
+                    let n = self.done.add(1, ordering: .relaxed).newValue
+                    if n % 10_000 == 0 { log("  \(n) of \(total) \(progress)") }
+                }
+            }
+        }
+        for t in threads { pthread_join(t, nil) }
+        return failed.load(ordering: .relaxed)
+    }
+}
+
+final class ThreadBody: @unchecked Sendable {
+    let body: () -> Void
+    init(_ body: @escaping () -> Void) { self.body = body }
+}
+
+func startThread(_ body: @escaping () -> Void) -> pthread_t {
     var thread = pthread_t()
-    let context = Unmanaged.passRetained(wrapper).toOpaque()
+    let context = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
     pthread_create(&thread, nil, { raw in
         guard let raw else { return nil }
-        let w = Unmanaged<Wrapper>.fromOpaque(raw).takeRetainedValue()
-        w.work()
+        Unmanaged<ThreadBody>.fromOpaque(raw).takeRetainedValue().body()
         return nil
     }, context)
     return thread
@@ -48,7 +78,7 @@ extension Bench {
         let wrappers = (0..<8).map { _ in
             Wrapper(argv: [trees, "exec", "--root", root, "app", "--", "/bin/true"], count: perWrapper)
         }
-        let threads = wrappers.map { startThread($0) }
+        let threads = wrappers.map { w in startThread { w.work() } }
         let done = Flag()
         // The gc loop runs here, on the main thread, until the wrappers finish.
         var waiterThread = pthread_t()

@@ -12,6 +12,7 @@ struct Row {
     var ratio: String
     var target: String
     var met: Bool?             // nil: not judged (no peer, or a figure only)
+    var shortfall = ""         // by how much a target was missed ("1.34× > 1.0×"), printed beside NO
     var values: [String: Double] = [:]   // raw figures for the JSON
 }
 
@@ -48,8 +49,8 @@ func mib(_ bytes: Double) -> String { fixed(bytes / 1048576, 1) + " MiB" }
 
 func printTable(_ rows: [Row]) {
     let header = ["operation", "workload", "trees", "peer", "ratio", "target", "met"]
-    let cells = rows.map { [$0.operation, $0.workload, $0.trees, $0.peer, $0.ratio, $0.target,
-                            $0.met.map { $0 ? "yes" : "NO" } ?? "—"] }
+    let cells = rows.map { r in [r.operation, r.workload, r.trees, r.peer, r.ratio, r.target,
+                                 r.met.map { $0 ? "yes" : r.shortfall.isEmpty ? "NO" : "NO: " + r.shortfall } ?? "—"] }
     print("| " + header.joined(separator: " | ") + " |")
     print("|" + header.map { _ in " --- |" }.joined())
     for c in cells { print("| " + c.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |") }
@@ -75,7 +76,7 @@ func jsonString(_ s: String) -> String {
 
 func jsonNumber(_ x: Double) -> String { x.isFinite ? "\(x)" : "null" }
 
-func writeJSON(_ rows: [Row], machine: [(String, String)], options: [(String, String)], to path: String) throws {
+func writeJSON(_ rows: [Row], series: [Series], machine: [(String, String)], options: [(String, String)], to path: String) throws {
     var s = "{\n  \"machine\": {"
     s += machine.map { "\n    \(jsonString($0.0)): \(jsonString($0.1))" }.joined(separator: ",") + "\n  },\n"
     s += "  \"options\": {" + options.map { "\n    \(jsonString($0.0)): \(jsonString($0.1))" }.joined(separator: ",") + "\n  },\n"
@@ -85,12 +86,12 @@ func writeJSON(_ rows: [Row], machine: [(String, String)], options: [(String, St
             "\"id\": \(jsonString(r.id))", "\"operation\": \(jsonString(r.operation))", "\"workload\": \(jsonString(r.workload))",
             "\"trees\": \(jsonString(r.trees))", "\"peer\": \(jsonString(r.peer))",
             "\"ratio\": \(jsonString(r.ratio))", "\"target\": \(jsonString(r.target))",
-            "\"met\": \(r.met.map { $0 ? "true" : "false" } ?? "null")",
+            "\"met\": \(r.met.map { $0 ? "true" : "false" } ?? "null")", "\"shortfall\": \(jsonString(r.shortfall))",
         ]
         fields.append("\"values\": {" + r.values.sorted { $0.key < $1.key }
             .map { "\(jsonString($0.key)): \(jsonNumber($0.value))" }.joined(separator: ", ") + "}")
         return "\n    {" + fields.joined(separator: ", ") + "}"
     }.joined(separator: ",")
-    s += "\n  ]\n}\n"
+    s += "\n  ],\n  \"series\": [" + seriesJSON(series) + "\n  ]\n}\n"
     try writeFile(path, Array(s.utf8)[...])
 }

@@ -25,7 +25,8 @@ struct BenchError: Error, CustomStringConvertible {
 /// Starts `argv` (no shell unless argv says so) with `environment` added to
 /// ours, stdin from /dev/null, stdout to `stdoutFD` (default /dev/null),
 /// and returns its pid.
-func spawn(_ argv: [String], environment: [String: String] = [:], stdoutFD: Int32? = nil) throws -> pid_t {
+/// `reportFD` becomes the child's fd 3 (floor/launch.c's report).
+func spawn(_ argv: [String], environment: [String: String] = [:], stdoutFD: Int32? = nil, reportFD: Int32? = nil) throws -> pid_t {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
@@ -35,6 +36,7 @@ func spawn(_ argv: [String], environment: [String: String] = [:], stdoutFD: Int3
     } else {
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
     }
+    if let reportFD { posix_spawn_file_actions_adddup2(&actions, reportFD, 3) }
     var env: [String] = []
     var index = 0
     while let entry = environ[index] {
@@ -62,8 +64,14 @@ func reap(_ pid: pid_t) -> (Int32, rusage) {
     return (code, usage)
 }
 
-/// Runs `argv` to the end and measures it.
+/// floor/launch.c, compiled at start (nil without a C compiler): every
+/// measured command is started through it, so its peak RSS is its own and
+/// not trees-bench's (see launch.c). Set once, before any thread starts.
+nonisolated(unsafe) var launcher: String?
+
+/// Runs `argv` to the end and measures it, through `launcher` when there is one.
 func measure(_ argv: [String], environment: [String: String] = [:], stdoutFD: Int32? = nil) throws -> Sample {
+    if let launcher { return try measureLaunched(launcher, argv, environment: environment, stdoutFD: stdoutFD) }
     let start = monotonic()
     let pid = try spawn(argv, environment: environment, stdoutFD: stdoutFD)
     let (status, usage) = reap(pid)
@@ -71,6 +79,24 @@ func measure(_ argv: [String], environment: [String: String] = [:], stdoutFD: In
     func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
     return Sample(wall: wall, cpu: seconds(usage.ru_utime) + seconds(usage.ru_stime),
                   peakRSS: Int(usage.ru_maxrss) * 1024, writtenBytes: Int(usage.ru_oublock) * 512, status: status)
+}
+
+private func measureLaunched(_ launcher: String, _ argv: [String], environment: [String: String], stdoutFD: Int32?) throws -> Sample {
+    var fds: [Int32] = [0, 0]
+    guard makePipe(&fds) else { throw BenchError("pipe: \(String(cString: strerror(errno)))") }
+    // A write end that is fd 3 already would be dup2'd onto itself and stay close-on-exec.
+    let writeEnd = fds[1] == 3 ? fcntl(3, F_DUPFD_CLOEXEC, 4) : fds[1]
+    defer { close(fds[0]); close(fds[1]); if writeEnd != fds[1] { close(writeEnd) } }
+    let pid = try spawn([launcher] + argv, environment: environment, stdoutFD: stdoutFD, reportFD: writeEnd)
+    let (status, _) = reap(pid)
+    var buffer = [UInt8](repeating: 0, count: 256)
+    let n = buffer.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, $0.count) }
+    let fields = String(decoding: buffer[0..<max(0, n)], as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" })
+    guard status == 0, fields.count == 6, let wall = Double(fields[0]), let user = Double(fields[1]), let system = Double(fields[2]),
+          let rss = Int(fields[3]), let blocks = Int(fields[4]), let code = Int32(fields[5]) else {
+        throw BenchError("launch \(argv.joined(separator: " ")) failed (\(status))")
+    }
+    return Sample(wall: wall, cpu: user + system, peakRSS: rss * 1024, writtenBytes: blocks * 512, status: code)
 }
 
 /// Runs `argv` and returns its standard output; throws unless it exits 0.

@@ -50,18 +50,25 @@ func writeFile(_ path: String, _ bytes: ArraySlice<UInt8>, mode: mode_t = 0o644)
 /// The generated tree: `files` files in `files / 25` directories, two levels
 /// deep; most between 1 and 7 KiB of text, one in 2,500 a 4 MiB binary
 /// (50,000 files: 2,000 directories, about 250 MB).
+///
+/// `small` (the scale series): every file 1–4 KiB of text and no binaries,
+/// so a million files are about 2.5 GB of data (4 GB of 4 KiB blocks) and
+/// the series measures per-file cost, not bytes.
 struct GeneratedTree {
     let files: Int
+    var small = false
     var directories: Int { max(1, files / 25) }
     var largeEvery: Int { 2500 }
 
+    func isLarge(_ i: Int) -> Bool { !small && i % largeEvery == 7 }
+
     func path(of i: Int) -> String {
         let d = i % directories
-        return "d\(d / 50)/d\(d)/f\(i)\(i % largeEvery == 7 ? ".bin" : ".txt")"
+        return "d\(d / 50)/d\(d)/f\(i)\(isLarge(i) ? ".bin" : ".txt")"
     }
 
     func size(of i: Int) -> Int {
-        i % largeEvery == 7 ? 4 << 20 : 1024 + (i &* 7919) % (6 * 1024)
+        isLarge(i) ? 4 << 20 : 1024 + (i &* 7919) % ((small ? 3 : 6) * 1024)
     }
 
     func write(to root: String, seed: UInt64 = 1) throws -> Int64 {

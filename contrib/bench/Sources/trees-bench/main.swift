@@ -77,8 +77,11 @@ do {
     for (k, v) in info { print("- \(k): \(v)") }
     print("- medians of \(options.quickRuns) runs (quick commands) and \(options.heavyRuns) (installs, deletes); wall time; contenders alternated")
     print("")
+    launcher = bench.compile("launch")
+    if launcher == nil { log("peak RSS figures include trees-bench's own: floor/launch.c could not be built") }
     bench.floor = bench.compile("procscan")
     bench.hold = bench.compile("hold")
+    if options.only.contains("floor") { bench.execFloor = bench.compile("execfloor", libraries: ["-lsqlite3"]) }
 
     for op in allOperations where options.only.contains(op) {
         log("== \(op)")
@@ -86,9 +89,13 @@ do {
         do {
             switch op {
             case "exec": try bench.exec()
+            case "floor": try bench.execAgainstFloor()
             case "aged": try bench.aged()
             case "ps": try bench.ps()
+            case "psscale": try bench.psScale()
             case "install": try bench.install()
+            case "cold": try bench.coldInstall()
+            case "scale": try bench.scale()
             case "archive": try bench.archive()
             case "reinstall": try bench.reinstall()
             case "revision": try bench.revision()
@@ -104,7 +111,7 @@ do {
         for k in bench.rows.indices where bench.rows[k].id.isEmpty { bench.rows[k].id = op }
         log("   \(op) took \(duration(monotonic() - start))")
         // Written after each operation too, so a long run stopped early keeps what it measured.
-        if let json = options.json { try? writeJSON(bench.rows, machine: info, options: [("partial", "yes")], to: json) }
+        if let json = options.json { try? writeJSON(bench.rows, series: bench.series, machine: info, options: [("partial", "yes")], to: json) }
     }
     printTable(bench.rows)
     if !bench.missing.isEmpty {
@@ -115,13 +122,19 @@ do {
     print("")
     print("\(met.filter { $0 }.count) of \(met.count) targets met.")
     if let json = options.json {
-        try writeJSON(bench.rows, machine: info,
+        try writeJSON(bench.rows, series: bench.series, machine: info,
                       options: [("files", "\(options.files)"), ("processes", "\(options.processes)"),
                                 ("trees", "\(options.trees)"), ("jobs", "\(options.jobs)"),
+                                ("scale", options.scale.map(String.init).joined(separator: ",")),
+                                ("process_scale", options.processScale.map(String.init).joined(separator: ",")),
                                 ("quick_runs", "\(options.quickRuns)"), ("heavy_runs", "\(options.heavyRuns)"),
                                 ("operations", allOperations.filter { options.only.contains($0) }.joined(separator: ","))],
                       to: json)
         log("wrote \(json)")
+    }
+    if let plot = options.plot {
+        try writeFile(plot, Array(svgPlot(bench.series).utf8)[...])
+        log("wrote \(plot)")
     }
 } catch {
     log("\(error)")
