@@ -82,15 +82,7 @@ struct ExecRequest {
             throw TreesError(.notFound, "no trees root at \(location)")
         }
         let launcher = JobLauncher(root: root)
-        // Joined by a loop compiled here: `joined(separator:)` is unspecialized
-        // standard-library code that looks up its associated types by mangled
-        // name at run time (a conformance scan, ~4% of exec in a profile).
-        var line = ""
-        for i in command.indices {
-            if i > command.startIndex { line += " " }
-            line += command[i]
-        }
-        let plan = try launcher.prepare(selector, requireLease: requireLease, command: line,
+        let plan = try launcher.prepare(selector, requireLease: requireLease, command: command.joined(separator: " "),
                                         cgroup: cgroup ? CgroupRequest(parent: cgroupParent) : nil)
         if let warning = plan.warning { printWarning(warning) }
         // Only returns when exec failed (the lease is already given back).
