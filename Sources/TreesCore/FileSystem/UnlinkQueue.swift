@@ -8,7 +8,10 @@ import Synchronization
 /// a 50,000-file tree on ext4 put 80% of its time in `unlinkat`, most of it
 /// in the kernel freeing the inode's blocks (`ext4_evict_inode` →
 /// `ext4_truncate`), which runs after the directory's lock is dropped: two
-/// threads unlinking, even in one directory, overlap there.
+/// threads unlinking, even in one directory, overlap there. Measured on the
+/// 2-core VM (ext4, a disk shared with other jobs, so the spread is wide):
+/// gc of that tree in 0.54 of the time one thread took (median of nine
+/// paired runs), and 0.44 of `rm -rf` of a synced copy, at the same peak RSS.
 ///
 /// The worker only ever unlinks names inside a directory the walk opened
 /// and checked (its device, not a mount root) — it opens nothing, so it can
