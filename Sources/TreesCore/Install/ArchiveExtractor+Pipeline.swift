@@ -267,37 +267,3 @@ struct ParentCache {
         return opened
     }
 }
-
-/// `CompressedStreamCheck` on a thread of its own; a failure cancels the
-/// extraction's queue, so neither side does more work for a damaged archive.
-final class ConcurrentCheck {
-    private let check: CompressedStreamCheck
-    private var thread: WorkerThread?
-    /// Written by the thread before it ends, read after `join`.
-    private var failure: (any Error)?
-
-    init(_ check: CompressedStreamCheck) { self.check = check }
-
-    /// Starts the check; with no thread to be had, runs it here first, as
-    /// before the pipeline (its error is then thrown at once).
-    func start(cancelling queue: ArchiveQueue) throws {
-        let worker = WorkerThread { [self] in
-            do { try check.run() } catch {
-                failure = error
-                queue.cancel()
-            }
-        }
-        if worker.start() {
-            thread = worker
-        } else {
-            try check.run()
-        }
-    }
-
-    /// Waits for the verdict: the check's error, or nil.
-    func finish() -> (any Error)? {
-        thread?.join()
-        thread = nil
-        return failure
-    }
-}

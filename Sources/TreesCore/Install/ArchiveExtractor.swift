@@ -18,10 +18,11 @@ import CTreesShim
 /// - names are bytes, taken as the archive holds them (never re-encoded), and
 ///   paths beyond `TreeLimits` (depth, name and path length) are refused;
 /// - the whole compressed stream is decoded and its checksums checked
-///   (`CompressedStreamCheck`, on a thread of its own beside the extraction,
-///   whose verdict comes before any other error), and the tar stream must
-///   end cleanly: a damaged archive installs nothing (the installer removes
-///   its staging on any error).
+///   (`ArchiveSource`: the checks of `CompressedStreamCheck`, made by the one
+///   decompression that feeds the tar reader, to the stream's very end; its
+///   verdict comes before any other error), and the tar stream must end
+///   cleanly: a damaged archive installs nothing (the installer removes its
+///   staging on any error).
 ///
 /// Decoding (libarchive, hashing) runs on a second thread and hands headers
 /// and data chunks over a queue bounded in bytes (`ArchiveQueue`); this
@@ -41,35 +42,32 @@ struct ArchiveExtractor {
         }
         defer { CT_archive_read_free(archive) }
         let queue = ArchiveQueue()
-        // The compressed stream's own check runs beside the extraction (it
-        // decodes the whole stream once more); its verdict is awaited below.
-        let check = ConcurrentCheck(CompressedStreamCheck(path: archivePath, fail: { [archivePath] in Self.bad(archivePath, $0) }))
-        try check.start(cancelling: queue)
+        // Decompresses once, checking the compressed stream as it goes.
+        let source = try ArchiveSource(path: archivePath, fail: { [archivePath] in Self.bad(archivePath, $0) })
         var failure: (any Error)?
         do {
-            try extractMembers(archive, into: root, queue: queue)
+            try extractMembers(archive, from: source, into: root, queue: queue)
         } catch {
             failure = error
         }
         // A damaged stream is reported as such whatever else went wrong,
-        // as when the check ran before the first write: what was written
+        // as when it was checked whole before the first write: the rest is
+        // decoded now (the decoder has been joined), and what was written
         // meanwhile is the installer's staging, removed on any error.
-        if let damage = check.finish() { throw damage }
+        if let damage = source.verdict() { throw damage }
         if let failure { throw failure }
     }
 
     /// Decodes on a second thread (`ArchiveDecoder`) while this one makes
     /// and writes every member in archive order; the first error on either
     /// side ends both.
-    private mutating func extractMembers(_ archive: OpaquePointer, into root: Directory, queue: ArchiveQueue) throws {
+    private mutating func extractMembers(_ archive: OpaquePointer, from source: ArchiveSource, into root: Directory, queue: ArchiveQueue) throws {
         CT_archive_read_support_filter_gzip(archive)
         CT_archive_read_support_filter_xz(archive)
         CT_archive_read_support_filter_zstd(archive)
         CT_archive_read_support_format_tar(archive)
 
-        let fd = try syscall("cannot open archive", archivePath) { open(archivePath, O_RDONLY | O_CLOEXEC) }
-        let file = FileDescriptor(fd)
-        guard CT_archive_read_open_fd(archive, file.raw, 1 << 16) == ARCHIVE_OK else {
+        guard source.open(archive) == ARCHIVE_OK else {
             throw bad("cannot read archive: \(message(archive))")
         }
         let decoder = ArchiveDecoder(archive: archive, queue: queue, bad: { [archivePath] in Self.bad(archivePath, $0) })
@@ -77,16 +75,11 @@ struct ArchiveExtractor {
         let threaded = thread.start()
         if !threaded { decoder.blocking = false }
         let feed = ArchiveFeed(queue: queue, decoder: threaded ? nil : decoder)
-        // libarchive reads through the raw descriptor: it stays open until
-        // the decoder is joined, after its last read.
-        try file.whileOpen {
-            defer {
-                queue.cancel()   // a no-op after .finished; on an error, stops the decoder
-                if threaded { thread.join() }
-            }
-            try writeMembers(into: root, from: feed)
+        defer {
+            queue.cancel()   // a no-op after .finished; on an error, stops the decoder
+            if threaded { thread.join() }
         }
-        file.close()
+        try writeMembers(into: root, from: feed)
     }
 
     /// Takes the decoder's items in archive order and writes each member.
