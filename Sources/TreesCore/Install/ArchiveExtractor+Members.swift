@@ -46,8 +46,14 @@ extension ArchiveExtractor {
     /// Writes the member's data as the decoder hands it over (hashed there,
     /// on the way).
     mutating func writeFile(_ member: ArchiveMember, perm: mode_t, from feed: ArchiveFeed) throws {
+        // Created with the mode sealing will give it when the umask keeps
+        // all of it (the fd is writable all the same: it made the file), so
+        // neither an fchmod here nor the seal's fchmodat is needed;
+        // otherwise as before, 0600 now and the member's mode once written.
+        let sealed = sealedMode(perm | 0o600)
+        let direct = sealed & processUmask == 0
         let outFD = try making(member, "cannot create") {
-            member.name.withCName { openat(member.parent.fd, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
+            member.name.withCName { openat(member.parent.fd, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, direct ? sealed : 0o600) }
         }
         let output = FileDescriptor(outFD)
         reading: while true {
@@ -64,7 +70,9 @@ extension ArchiveExtractor {
                 throw TreesError(.failure, "internal error: archive member \(member.shown) without the end of its data")
             }
         }
-        try syscall("cannot set mode of", member.path) { fchmod(output.raw, perm | 0o600) }
+        if !direct {
+            try syscall("cannot set mode of", member.path) { fchmod(output.raw, perm | 0o600) }
+        }
         tally.files += 1
     }
 
@@ -146,3 +154,19 @@ extension ArchiveExtractor {
         if let hash = recorded(treePath(targetComponents)) { record(treePath(member.components), hash) }
     }
 }
+
+/// The process's umask, read once from /proc/self/status (umask(2) can only
+/// read it by changing it); all bits (never trust it) when it cannot be read.
+let processUmask: mode_t = {
+    guard let f = fopen("/proc/self/status", "re") else { return 0o7777 }
+    defer { fclose(f) }
+    var line = [CChar](repeating: 0, count: 256)
+    while fgets(&line, Int32(line.count), f) != nil {
+        let text = String(cString: line)
+        if text.hasPrefix("Umask:") {
+            let digits = text.dropFirst(6).filter { $0 >= "0" && $0 <= "7" }
+            return mode_t(digits, radix: 8) ?? 0o7777
+        }
+    }
+    return 0o7777
+}()
