@@ -50,10 +50,16 @@ final class ArchiveQueue {
         var head = 0
         var bytes = 0
         var cancelled = false
+        /// Who sleeps on its semaphore, so the other posts only then.
+        var producerWaiting = false
+        var consumerWaiting = false
     }
     private let state = Mutex(State())
-    /// "Look again": posted to the writer when the queue stops being empty,
-    /// to the decoder when it drops below its bounds; and both on cancel.
+    /// "Look again": posted to a waiting writer when an item arrives; to a
+    /// waiting decoder once the queue has drained to half its bounds (not
+    /// at every item taken: a full queue would otherwise wake the decoder
+    /// for each one, two futex calls and two switches per item); and both
+    /// on cancel.
     private let readable = Wakeup()
     private let writable = Wakeup()
     let maxBytes: Int
@@ -72,19 +78,24 @@ final class ArchiveQueue {
         let size: Int
         if case .data(let bytes) = item { size = bytes.count } else { size = 0 }
         while true {
-            enum Outcome { case pushed(wasEmpty: Bool), full, cancelled }
+            enum Outcome { case pushed(wake: Bool), full, cancelled }
             let outcome: Outcome = state.withLock { s in
                 if s.cancelled { return .cancelled }
                 let count = s.items.count - s.head
-                if wait && (count >= maxItems || (size > 0 && s.bytes >= maxBytes)) { return .full }
+                if wait && (count >= maxItems || (size > 0 && s.bytes >= maxBytes)) {
+                    s.producerWaiting = true
+                    return .full
+                }
                 s.items.append(item)
                 s.bytes += size
-                return .pushed(wasEmpty: count == 0)
+                let wake = s.consumerWaiting
+                s.consumerWaiting = false
+                return .pushed(wake: wake)
             }
             switch outcome {
             case .cancelled: return false
-            case .pushed(let wasEmpty):
-                if wasEmpty { readable.post() }
+            case .pushed(let wake):
+                if wake { readable.post() }
                 return true
             case .full: writable.wait()
             }
@@ -95,11 +106,13 @@ final class ArchiveQueue {
     /// - Throws: `Cancelled` once cancelled.
     func take(wait: Bool = true) throws -> ArchiveItem? {
         while true {
-            enum Outcome { case item(ArchiveItem, wasFull: Bool), empty, cancelled }
+            enum Outcome { case item(ArchiveItem, wake: Bool), empty, cancelled }
             let outcome: Outcome = state.withLock { s in
                 if s.cancelled { return .cancelled }
-                guard s.head < s.items.count else { return .empty }
-                let wasFull = s.items.count - s.head >= maxItems || s.bytes >= maxBytes
+                guard s.head < s.items.count else {
+                    if wait { s.consumerWaiting = true }
+                    return .empty
+                }
                 let item = s.items[s.head]
                 s.items[s.head] = .finished   // drop the reference to its bytes now
                 s.head += 1
@@ -108,12 +121,17 @@ final class ArchiveQueue {
                     s.items.removeFirst(s.head)
                     s.head = 0
                 }
-                return .item(item, wasFull: wasFull)
+                var wake = false
+                if s.producerWaiting && (s.items.count - s.head) * 2 <= maxItems && s.bytes * 2 <= maxBytes {
+                    s.producerWaiting = false
+                    wake = true
+                }
+                return .item(item, wake: wake)
             }
             switch outcome {
             case .cancelled: throw Cancelled()
-            case .item(let item, let wasFull):
-                if wasFull { writable.post() }
+            case .item(let item, let wake):
+                if wake { writable.post() }
                 return item
             case .empty:
                 if !wait { return nil }
