@@ -26,6 +26,7 @@
     X(int, archive_read_support_format_tar, (struct archive *a), (a)) \
     X(int, archive_read_support_format_all, (struct archive *a), (a)) \
     X(int, archive_read_open_fd, (struct archive *a, int fd, size_t block_size), (a, fd, block_size)) \
+    X(int, archive_read_open, (struct archive *a, void *client, int (*opener)(struct archive *, void *), ssize_t (*reader)(struct archive *, void *, const void **), int (*closer)(struct archive *, void *)), (a, client, opener, reader, closer)) \
     X(int, archive_read_next_header, (struct archive *a, struct archive_entry **entry), (a, entry)) \
     X(ssize_t, archive_read_data, (struct archive *a, void *buffer, size_t size), (a, buffer, size)) \
     X(int, archive_read_data_block, (struct archive *a, const void **buffer, size_t *size, int64_t *offset), (a, buffer, size, offset)) \

@@ -6,7 +6,8 @@ import CTreesShim
 
 /// One archive member on its way to disk.
 struct ArchiveMember {
-    let entry: OpaquePointer
+    /// Its header as the decoder copied it from libarchive.
+    let header: ArchiveHeader
     /// Its path inside the tree, checked by `memberComponents`.
     let components: [FileName]
     let name: FileName
@@ -20,16 +21,16 @@ struct ArchiveMember {
 
 /// Each kind of member by its own function; `write` chooses.
 extension ArchiveExtractor {
-    mutating func write(_ member: ArchiveMember, from archive: OpaquePointer, root: Directory, buffer: inout [UInt8]) throws {
-        if let rawTarget = CT_archive_entry_hardlink(member.entry) {
-            try writeHardLink(member, to: FileName(cString: rawTarget), root: root)
+    mutating func write(_ member: ArchiveMember, from feed: ArchiveFeed, root: Directory) throws {
+        if let target = member.header.hardlink {
+            try writeHardLink(member, to: target, root: root)
             return
         }
-        let type = CT_archive_entry_filetype(member.entry) & S_IFMT
-        let perm = mode_t(CT_archive_entry_perm(member.entry)) & 0o7777 & ~0o6022
+        let type = member.header.type
+        let perm = member.header.perm
         switch type {
         case S_IFDIR: try writeDirectory(member, perm: perm)
-        case S_IFREG: try writeFile(member, perm: perm, from: archive, buffer: &buffer)
+        case S_IFREG: try writeFile(member, perm: perm, from: feed)
         case S_IFLNK: try writeSymlink(member)
         default: throw refusal(member, type: type)
         }
@@ -42,40 +43,61 @@ extension ArchiveExtractor {
         try syscall("cannot set mode of", dir.path) { fchmod(dir.fd, perm | 0o700) }
     }
 
-    /// Copies the member's data, hashing it on the way.
-    mutating func writeFile(_ member: ArchiveMember, perm: mode_t, from archive: OpaquePointer, buffer: inout [UInt8]) throws {
-        try replaceable(member.parent, member.name, member: member.shown)
-        let outFD = try syscall("cannot create", member.path) {
-            member.name.withCName { openat(member.parent.fd, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
+    /// Writes the member's data as the decoder hands it over (hashed there,
+    /// on the way).
+    mutating func writeFile(_ member: ArchiveMember, perm: mode_t, from feed: ArchiveFeed) throws {
+        // Created with the mode sealing will give it when the umask keeps
+        // all of it (the fd is writable all the same: it made the file), so
+        // neither an fchmod here nor the seal's fchmodat is needed;
+        // otherwise as before, 0600 now and the member's mode once written.
+        let sealed = sealedMode(perm | 0o600)
+        let direct = sealed & processUmask == 0
+        let outFD = try making(member, "cannot create") {
+            member.name.withCName { openat(member.parent.fd, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, direct ? sealed : 0o600) }
         }
         let output = FileDescriptor(outFD)
-        let hasher = SHA256()
-        var size: Int64 = 0
-        while true {
-            let n = buffer.withUnsafeMutableBytes { CT_archive_read_data(archive, $0.baseAddress, $0.count) }
-            if n == 0 { break }
-            if n < 0 { throw bad("damaged archive at \(member.shown): \(message(archive))") }
-            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-            try writeAll(output.raw, buffer, count: n, path: member.path)
-            size += Int64(n)
-            tally.bytes += Int64(n)
+        reading: while true {
+            switch try feed.next() {
+            case .data(let bytes):
+                try writeAll(output.raw, bytes, count: bytes.count, path: member.path)
+                tally.bytes += Int64(bytes.count)
+            case .end(let hash):
+                try record(treePath(member.components), hash)
+                break reading
+            case .failure(let error):
+                throw error
+            case .member, .finished:
+                throw TreesError(.failure, "internal error: archive member \(member.shown) without the end of its data")
+            }
         }
-        try ledger.record(treePath(member.components), FileHash(hash: hasher.finish(), size: size))
-        try syscall("cannot set mode of", member.path) { fchmod(output.raw, perm | 0o600) }
+        if !direct {
+            try syscall("cannot set mode of", member.path) { fchmod(output.raw, perm | 0o600) }
+        }
         tally.files += 1
     }
 
     mutating func writeSymlink(_ member: ArchiveMember) throws {
-        guard let rawTarget = CT_archive_entry_symlink(member.entry) else {
+        guard let target = member.header.symlink else {
             throw bad("archive symlink \(member.shown) has no target")
         }
-        let target = FileName(cString: rawTarget)
         try checkSymlinkTarget(target, linkComponents: member.components, member: member.shown)
-        try replaceable(member.parent, member.name, member: member.shown)
-        try syscall("cannot create symlink", member.path) {
+        _ = try making(member, "cannot create symlink") {
             target.withCName { t in member.name.withCName { symlinkat(t, member.parent.fd, $0) } }
         }
         tally.files += 1
+    }
+
+    /// Makes a member's name with `make` (`openat` with O_EXCL, `symlinkat`,
+    /// `linkat`: each fails on any existing name and follows none). Only when
+    /// that fails is the name judged by `replaceable` and made again, exactly
+    /// as the single loop did in that order; a new name (nearly every one)
+    /// thus costs no `unlinkat`, and an existing one gets the same outcome
+    /// and messages as before.
+    func making<T: BinaryInteger>(_ member: ArchiveMember, _ call: String, _ make: () -> T) throws -> T {
+        let first = retryingEINTR(make)
+        if first != -1 { return first }
+        try replaceable(member.parent, member.name, member: member.shown)
+        return try syscall(call, member.path, make)
     }
 
     func refusal(_ member: ArchiveMember, type: mode_t) -> TreesError {
@@ -121,8 +143,7 @@ extension ArchiveExtractor {
         guard rc == 0, (st.st_mode & S_IFMT) == S_IFREG else {
             throw bad("hard link \(member.shown) names \(target.display), which is not an earlier regular file of the archive")
         }
-        try replaceable(member.parent, member.name, member: member.shown)
-        try syscall("cannot create hard link", member.path) {
+        _ = try making(member, "cannot create hard link") {
             targetName.withCName { t in member.name.withCName { linkat(targetParent.fd, t, member.parent.fd, $0, 0) } }
         }
         tally.files += 1
@@ -132,3 +153,19 @@ extension ArchiveExtractor {
         try ledger.forget(treePath(member.components))
     }
 }
+
+/// The process's umask, read once from /proc/self/status (umask(2) can only
+/// read it by changing it); all bits (never trust it) when it cannot be read.
+let processUmask: mode_t = {
+    guard let f = fopen("/proc/self/status", "re") else { return 0o7777 }
+    defer { fclose(f) }
+    var line = [CChar](repeating: 0, count: 256)
+    while fgets(&line, Int32(line.count), f) != nil {
+        let text = String(cString: line)
+        if text.hasPrefix("Umask:") {
+            let digits = text.dropFirst(6).filter { $0 >= "0" && $0 <= "7" }
+            return mode_t(digits, radix: 8) ?? 0o7777
+        }
+    }
+    return 0o7777
+}()

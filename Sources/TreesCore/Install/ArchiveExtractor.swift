@@ -18,8 +18,17 @@ import CTreesShim
 /// - names are bytes, taken as the archive holds them (never re-encoded), and
 ///   paths beyond `TreeLimits` (depth, name and path length) are refused;
 /// - the whole compressed stream is decoded and its checksums checked
-///   before the first write (`CompressedStreamCheck`), and the tar stream
-///   must end cleanly: a damaged archive installs nothing.
+///   (`ArchiveSource`: the stream's checks, made by the one
+///   decompression that feeds the tar reader, to the stream's very end; its
+///   verdict comes before any other error), and the tar stream must end
+///   cleanly: a damaged archive installs nothing (the installer removes its
+///   staging on any error).
+///
+/// Decoding (libarchive, hashing) runs on a second thread and hands headers
+/// and data chunks over a queue bounded in bytes (`ArchiveQueue`); this
+/// thread makes and writes every member in archive order, so hard links and
+/// members that replace earlier ones behave as in one loop, and errors are
+/// met in archive order.
 struct ArchiveExtractor {
     var tally = Progress(phase: "extracting", files: 0, bytes: 0)
     /// Each extracted file's SHA-256 and size by path inside the tree.
@@ -39,52 +48,81 @@ struct ArchiveExtractor {
             throw TreesError(.failure, libarchiveLoadError ?? "cannot allocate an archive reader")
         }
         defer { CT_archive_read_free(archive) }
-        try CompressedStreamCheck(path: archivePath, fail: bad).run()
+        let queue = ArchiveQueue()
+        // Decompresses once, checking the compressed stream as it goes.
+        let source = try ArchiveSource(path: archivePath, fail: { [archivePath] in Self.bad(archivePath, $0) })
+        var failure: (any Error)?
+        do {
+            try extractMembers(archive, from: source, into: root, queue: queue)
+        } catch {
+            failure = error
+        }
+        // A damaged stream is reported as such whatever else went wrong,
+        // as when it was checked whole before the first write: the rest is
+        // decoded now (the decoder has been joined), and what was written
+        // meanwhile is the installer's staging, removed on any error.
+        if let damage = source.verdict() { throw damage }
+        if let failure { throw failure }
+    }
+
+    /// Decodes on a second thread (`ArchiveDecoder`) while this one makes
+    /// and writes every member in archive order; the first error on either
+    /// side ends both.
+    private mutating func extractMembers(_ archive: OpaquePointer, from source: ArchiveSource, into root: Directory, queue: ArchiveQueue) throws {
         CT_archive_read_support_filter_gzip(archive)
         CT_archive_read_support_filter_xz(archive)
         CT_archive_read_support_filter_zstd(archive)
         CT_archive_read_support_format_tar(archive)
 
-        let fd = try syscall("cannot open archive", archivePath) { open(archivePath, O_RDONLY | O_CLOEXEC) }
-        let file = FileDescriptor(fd)
-        guard CT_archive_read_open_fd(archive, file.raw, 1 << 16) == ARCHIVE_OK else {
+        guard source.open(archive) == ARCHIVE_OK else {
             throw bad("cannot read archive: \(message(archive))")
         }
-        var buffer = [UInt8](repeating: 0, count: 1 << 18)
-        var entry: OpaquePointer?
+        let decoder = ArchiveDecoder(archive: archive, queue: queue, bad: { [archivePath] in Self.bad(archivePath, $0) })
+        let thread = WorkerThread { decoder.run() }
+        let threaded = thread.start()
+        if !threaded { decoder.blocking = false }
+        let feed = ArchiveFeed(queue: queue, decoder: threaded ? nil : decoder)
+        defer {
+            queue.cancel()   // a no-op after .finished; on an error, stops the decoder
+            if threaded { thread.join() }
+        }
+        try writeMembers(into: root, from: feed)
+    }
+
+    /// Takes the decoder's items in archive order and writes each member.
+    private mutating func writeMembers(into root: Directory, from feed: ArchiveFeed) throws {
+        var parents = ParentCache()
         while true {
-            let rc = CT_archive_read_next_header(archive, &entry)
-            if rc == ARCHIVE_EOF { break }
-            // ARCHIVE_RETRY (a damaged header) counts as damage, not as a member.
-            guard rc == ARCHIVE_OK || rc == ARCHIVE_WARN, let entry else {
-                throw bad("damaged archive: \(message(archive))")
+            switch try feed.next() {
+            case .member(let header):
+                guard let member = try place(header, in: root, parents: &parents) else { continue }
+                try write(member, from: feed, root: root)
+            case .failure(let error):
+                throw error
+            case .finished:
+                return
+            case .data, .end:
+                throw TreesError(.failure, "internal error: archive data without its member")
             }
-            guard let member = try place(entry, in: root) else { continue }
-            try write(member, from: archive, root: root, buffer: &buffer)
         }
-        // Whatever the tar reader left unread must still decode cleanly.
-        if CT_archive_read_close(archive) != ARCHIVE_OK {
-            throw bad("damaged archive: \(message(archive))")
-        }
-        // libarchive reads through the raw descriptor: closing it here, its
-        // last use, keeps it open for all of the reading above.
-        file.close()
     }
 
     /// Where a member goes: its path checked, its parent directories made
     /// and opened. Nil for a member that names the tree itself (`./`).
-    private func place(_ entry: OpaquePointer, in root: Directory) throws -> ArchiveMember? {
-        // The raw form: the `_utf8` and wide forms re-encode, and
-        // String(cString:) would turn invalid bytes into U+FFFD.
-        guard let rawPath = CT_archive_entry_pathname(entry) else {
-            throw bad("archive member with an unreadable name")
-        }
-        let memberPath = FileName(cString: rawPath)
+    private func place(_ header: ArchiveHeader, in root: Directory, parents: inout ParentCache) throws -> ArchiveMember? {
+        let memberPath = header.path
         let shown = memberPath.display
         let components = try memberComponents(memberPath)
         guard let name = components.last else { return nil }
-        let parent = try openParent(root, components.dropLast(), member: shown, create: true)
-        return ArchiveMember(entry: entry, components: components, name: name, parent: parent, shown: shown)
+        let parent = try parents.directory(components.dropLast()) {
+            try openParent(root, components.dropLast(), member: shown, create: true)
+        }
+        return ArchiveMember(header: header, components: components, name: name, parent: parent, shown: shown)
+    }
+
+    /// Records a written file's hash for the seal (`HashLedger`).
+    func record(_ path: FileName, _ hash: FileHash) throws {
+        try ledger.record(path, hash)
     }
 
     func treePath(_ components: [FileName]) -> FileName {
@@ -96,6 +134,10 @@ struct ArchiveExtractor {
     }
 
     func bad(_ text: String) -> TreesError {
+        Self.bad(archivePath, text)
+    }
+
+    static func bad(_ archivePath: String, _ text: String) -> TreesError {
         TreesError(.badInput, "\(escaped(Array(archivePath.utf8))): \(text)", hint: "Nothing was installed; fix or rebuild the archive.")
     }
 
