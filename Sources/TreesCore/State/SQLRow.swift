@@ -30,6 +30,7 @@ extension SQLiteConnection {
     /// Runs `sql` with `values` and returns every row, read by column name.
     func rows(_ sql: String, _ values: [SQLValue] = []) throws -> [SQLRow] {
         let stmt = try prepare(sql)
+        defer { stmt.finish() }
         try stmt.bind(values)
         let columns = stmt.columnNames
         var rows: [SQLRow] = []

@@ -97,7 +97,10 @@ final class SQLiteConnection {
         }, UnsafeMutableRawPointer(bitPattern: Int(milliseconds)))
     }
 
-    deinit { sqlite3_close_v2(db) }
+    deinit {
+        statements.removeAll()  // finalised before the close, which then completes
+        sqlite3_close_v2(db)
+    }
 
     /// A path as the path part of an SQLite `file:` URI: `%`, `?` and `#`
     /// (and any byte outside printable ASCII) percent-encoded.
@@ -124,17 +127,30 @@ final class SQLiteConnection {
         if rc != SQLITE_OK { throw error(rc) }
     }
 
+    /// Statements prepared on this connection, by their SQL, kept for the
+    /// next use: gc judging 10,000 trees ran the same few statements for
+    /// each, and parsing them again was a third of its time. Every use runs
+    /// a statement to its end before another begins (`query`, `rows`), and
+    /// `bind` resets it first; at most `maxStatements` are kept.
+    private var statements: [String: SQLiteStatement] = [:]
+    static let maxStatements = 128
+
     func prepare(_ sql: String) throws -> SQLiteStatement {
+        if let known = statements[sql] { return known }
         var stmt: OpaquePointer?
         let rc = sqlite3_prepare_v2(db, sql, -1, &stmt, nil)
         guard rc == SQLITE_OK, let stmt else { throw error(rc) }
-        return SQLiteStatement(connection: self, stmt: stmt)
+        let statement = SQLiteStatement(connection: self, stmt: stmt)
+        if statements.count >= Self.maxStatements { statements.removeAll() }
+        statements[sql] = statement
+        return statement
     }
 
     /// Runs `sql` with `values` and returns every row.
     @discardableResult
     func query(_ sql: String, _ values: [SQLValue] = []) throws -> [[SQLValue]] {
         let stmt = try prepare(sql)
+        defer { stmt.finish() }
         try stmt.bind(values)
         var rows: [[SQLValue]] = []
         while let row = try stmt.step() { rows.append(row) }

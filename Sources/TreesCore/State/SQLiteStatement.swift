@@ -5,7 +5,9 @@ private let SQLITE_TRANSIENT = unsafeBitCast(OpaquePointer(bitPattern: -1), to: 
 
 /// A prepared statement, finalised when it goes away.
 final class SQLiteStatement {
-    let connection: SQLiteConnection
+    /// Unowned: the connection keeps its statements (`SQLiteConnection.prepare`)
+    /// and finalises them before it closes.
+    unowned let connection: SQLiteConnection
     let stmt: OpaquePointer
 
     init(connection: SQLiteConnection, stmt: OpaquePointer) {
@@ -14,6 +16,14 @@ final class SQLiteStatement {
     }
 
     deinit { sqlite3_finalize(stmt) }
+
+    /// Ends this use: resets the statement (ending its read of the database
+    /// even after an error part-way) and drops its bound values, so that a
+    /// kept statement holds neither a transaction nor a copy of a blob.
+    func finish() {
+        sqlite3_reset(stmt)
+        sqlite3_clear_bindings(stmt)
+    }
 
     func bind(_ values: [SQLValue]) throws {
         sqlite3_reset(stmt)
