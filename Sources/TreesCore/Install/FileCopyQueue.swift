@@ -133,18 +133,25 @@ final class FileCopyQueue {
 
 /// Copies one file with a read/write loop that hashes what it writes, so
 /// each file is read once (copy_file_range would copy in the kernel but
-/// leave the digest to a second read of every byte).
+/// leave the digest to a second read of every byte). The file is created
+/// with the mode sealing will give it when the umask keeps all of it (the
+/// descriptor that creates it may write it all the same), which saves a
+/// chmod here and another in the seal, per file.
 func copyFile(_ name: FileName, from src: Directory, to dst: Directory, mode: mode_t, buffer: inout [UInt8]) throws -> FileHash {
     let input = try src.openFile(name)
     let path = dst.child(name)
+    let sealed = sealedMode(mode)
+    let direct = sealed & processUmask == 0
     let outFD = try syscall("cannot create", path) {
-        name.withCName { openat(dst.fd, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode) }
+        name.withCName { openat(dst.fd, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, direct ? sealed : mode) }
     }
     let output = FileDescriptor(outFD)
     let hash = try hashReading(input.raw, path: src.child(name), buffer: &buffer) { n, bytes in
         try writeAll(output.raw, bytes, count: n, path: path)
     }
-    try syscall("cannot set mode of", path) { fchmod(output.raw, mode) }
+    if !direct {
+        try syscall("cannot set mode of", path) { fchmod(output.raw, mode) }
+    }
     return hash
 }
 
