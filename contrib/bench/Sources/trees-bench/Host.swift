@@ -82,15 +82,23 @@ extension Bench {
     // MARK: ps on a busy host
 
     func ps() throws {
+        try withHost("host") { host in
+            try host.grow(to: options.processes)
+            _ = try measurePs(host, floorLimit: 1.0)
+        }
+    }
+
+    /// Runs `body` on a new busy host, stopped after; without a C compiler
+    /// (no `hold` to plant), a row says so instead.
+    private func withHost(_ workload: String, _ body: (Host) throws -> Void) throws {
         guard let hold else {
-            rows.append(Row(operation: "ps --json", workload: "host", trees: "—", peer: "needs cc", ratio: "—",
+            rows.append(Row(operation: "ps --json", workload: workload, trees: "—", peer: "needs cc", ratio: "—",
                             target: "", met: nil))
             return
         }
         let host = try Host(bench: self, hold: hold)
         defer { host.stop() }
-        try host.grow(to: options.processes)
-        _ = try measurePs(host, floorLimit: 1.0)
+        try body(host)
     }
 
     /// Times `trees ps --json` on the host against the C floor and `lsof`,
@@ -163,18 +171,13 @@ extension Bench {
     /// tighter on a busy host (0.6× from 2,000 processes) than on a quiet
     /// one (0.8×), where trees's fixed start-up weighs more.
     func psScale() throws {
-        guard let hold else {
-            rows.append(Row(operation: "ps --json", workload: "ps series", trees: "—", peer: "needs cc", ratio: "—",
-                            target: "", met: nil))
-            return
-        }
-        let host = try Host(bench: self, hold: hold)
-        defer { host.stop() }
-        for n in options.processScale {
-            try host.grow(to: n)
-            let m = try measurePs(host, floorLimit: n >= 2_000 ? 0.6 : 0.8)
-            record("ps", label: "trees ps --json vs the C floor (procscan.c)", unit: "extra processes",
-                   peer: m.floor == nil ? nil : "C floor", point(n, trees: m.trees, peer: m.floor))
+        try withHost("ps series") { host in
+            for n in options.processScale {
+                try host.grow(to: n)
+                let m = try measurePs(host, floorLimit: n >= 2_000 ? 0.6 : 0.8)
+                record("ps", label: "trees ps --json vs the C floor (procscan.c)", unit: "extra processes",
+                       peer: m.floor == nil ? nil : "C floor", point(n, trees: m.trees, peer: m.floor))
+            }
         }
     }
 }

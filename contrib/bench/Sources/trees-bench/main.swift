@@ -22,7 +22,7 @@ func locateTrees() throws -> String {
         guard access(given, X_OK) == 0 else { fail("no executable at \(given)") }
         return given
     }
-    var args = ["swift", "build", "--package-path", repo, "-c", "release", "--static-swift-stdlib", "--product", "trees"]
+    let args = ["swift", "build", "--package-path", repo, "-c", "release", "--static-swift-stdlib", "--product", "trees"]
     log("building: \(args.joined(separator: " "))")
     try run(args)
     let bin = try run(args + ["--show-bin-path"]).split(separator: "\n").last.map(String.init) ?? ""
