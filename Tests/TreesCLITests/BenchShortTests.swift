@@ -101,6 +101,11 @@ struct BenchShortTests {
         let text = String(decoding: svg, as: UTF8.self)
         #expect(text.contains("<svg") && text.contains("64 MiB bound"))
         for entry in series { #expect(text.contains("\(entry["label"] as? String ?? "?")</text>")) }
+        // --replot draws the same plot again from the JSON alone (how a
+        // 1,000,000-file run made apart joins the smaller sizes' curve).
+        let replot = try run(bench, ["--replot", json, "--plot", s.path + "/replot.svg"])
+        #expect(replot.status == 0, "\(replot.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: s.path + "/replot.svg")) == svg)
         // It cleaned up after itself: only its JSON is left in --dir.
         #expect(try FileManager.default.contentsOfDirectory(atPath: s.path).filter { $0.hasPrefix("trees-bench.") }.isEmpty)
     }

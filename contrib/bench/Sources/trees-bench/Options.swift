@@ -8,7 +8,7 @@ let allOperations = ["exec", "floor", "aged", "ps", "psscale", "install", "cold"
 let usage = """
     USAGE: trees-bench [--files N] [--processes N] [--trees N] [--jobs N] [--runs N]
                        [--scale N,N...] [--process-scale N,N...]
-                       [--only OP,OP...] [--json PATH] [--plot PATH] [--trees-binary PATH]
+                       [--only OP,OP...] [--json PATH] [--plot PATH] [--replot J,J...] [--trees-binary PATH]
                        [--dir DIR] [--keep]
 
     Times the release build of trees against its peers, alternating them, and
@@ -26,6 +26,8 @@ let usage = """
       --only OPS         some of: \(allOperations.joined(separator: ","))
       --json PATH        also write the results as JSON (rows and series)
       --plot PATH        write the series as an SVG plot (default: the --json path with .svg)
+      --replot J,J...    run nothing: draw --plot from the series of earlier --json files, merged
+                         by series and size (e.g. a 1,000,000-file run made apart from the rest)
       --trees-binary P   the trees to time (default: swift build -c release --static-swift-stdlib, then .build/release/trees)
       --dir DIR          where the workloads go (default /var/tmp; not a tmpfs, so sync means something)
       --keep             keep the workload directory
@@ -42,6 +44,7 @@ struct Options {
     var only = Set(allOperations)
     var json: String?
     var plotPath: String?
+    var replot: [String] = []
     var treesBinary: String?
     var dir = "/var/tmp"
     var keep = false
@@ -93,6 +96,7 @@ struct Options {
                 }
             case "--json": o.json = value()
             case "--plot": o.plotPath = value()
+            case "--replot": o.replot = value().split(separator: ",").map(String.init)
             case "--trees-binary": o.treesBinary = value()
             case "--dir": o.dir = value()
             case "--keep": o.keep = true

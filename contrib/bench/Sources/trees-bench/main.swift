@@ -62,6 +62,17 @@ func machine(work: String, trees: String) -> [(String, String)] {
     ]
 }
 
+if !options.replot.isEmpty {
+    guard let plot = options.plotPath else { fail("--replot needs --plot PATH") }
+    do {
+        try writeFile(plot, Array(svgPlot(try mergedSeries(options.replot)).utf8)[...])
+        log("wrote \(plot)")
+        exit(0)
+    } catch {
+        fail("cannot replot: \(error)")
+    }
+}
+
 do {
     let trees = try locateTrees()
     var template = Array("\(options.dir)/trees-bench.XXXXXX".utf8CString)
