@@ -13,7 +13,7 @@ struct AnsibleTests {
 
     @Test("run-tests: the modules' unit tests against a fake trees, ansible-test sanity, the playbooks' syntax, the collection build",
           .enabled(if: haveAnsible, "needs ansible-core (contrib/bootstrap installs it)"),
-          .timeLimit(.minutes(5)))
+          .timeLimit(.minutes(10)))
     func collectionTestsPass() throws {
         let r = try run("/bin/bash", [repository + "/contrib/ansible/run-tests"], cwd: repository)
         #expect(r.status == 0, "\(r.stdout.suffix(4000))\n\(r.stderr.suffix(4000))")
@@ -91,7 +91,7 @@ struct AnsibleTests {
 
     @Test("rollout.yml: the gate fails while a job holds the old revision on one host and passes once it ends; a failed check rolls its batch back and stops the rollout",
           .enabled(if: haveAnsible, "needs ansible-core (contrib/bootstrap installs it)"),
-          .timeLimit(.minutes(5)))
+          .timeLimit(.minutes(10)))
     func rolloutGateAndRollback() throws {
         let fleet = try Fleet()
         let first = try fleet.rollout("r1")
@@ -140,7 +140,7 @@ struct AnsibleTests {
 
     /// The seed's three-step protocol change, each step a rollout gated on
     /// the one before being complete on every host.
-    @Test(.enabled(if: haveAnsible, "needs ansible-core (contrib/bootstrap installs it)"), .timeLimit(.minutes(5)))
+    @Test(.enabled(if: haveAnsible, "needs ansible-core (contrib/bootstrap installs it)"), .timeLimit(.minutes(10)))
     func protocolChangeRunsThreeGatedSteps() throws {
         let fleet = try Fleet()
         let steps = ["r1", "r2", "r3"].map { #"{"rev": "\#($0)", "src": "\#(fleet.scratch.path)/src/\#($0)"}"# }
