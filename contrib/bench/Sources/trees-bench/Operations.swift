@@ -187,11 +187,12 @@ extension Bench {
             installer("trees install .tar.gz", { gz }, prefix: "tgz"),
             copier("tar -xzf && sync", { "mkdir \(q($0)) && tar -xzf \(q(gz)) -C \(q($0)) && sync" }, prefix: "tgzx"),
         ])
+        // Issue 18: decoding on one core, creating files on the other, past tar.
         rows.append(ratioRow("install .tar.gz", workload, trees: s[0], peer: "tar -xzf && sync", s[1],
-                             limit: 1.2, target: "≤ 1.2×"))
+                             limit: 0.9, target: "≤ 0.9×"))
         guard onPath("zstd") else {
             rows.append(missingRow("install .tar.zst", workload, trees: nil, peer: "tar --zstd -xf && sync",
-                                   package: "zstd", target: "≤ 1.2×"))
+                                   package: "zstd", target: "≤ 0.9×"))
             return
         }
         let zst = "\(work)/v1.tar.zst"
@@ -201,7 +202,7 @@ extension Bench {
             copier("tar --zstd -xf && sync", { "mkdir \(q($0)) && tar --zstd -xf \(q(zst)) -C \(q($0)) && sync" }, prefix: "tzstx"),
         ])
         rows.append(ratioRow("install .tar.zst", workload, trees: z[0], peer: "tar --zstd -xf && sync", z[1],
-                             limit: 1.2, target: "≤ 1.2×"))
+                             limit: 0.9, target: "≤ 0.9×"))
     }
 
     func reinstall() throws {
@@ -292,7 +293,7 @@ extension Bench {
         let v1 = try v1()
         let s = try alternate(options.heavyRuns, deleteContenders(v1, prefix: "del"))
         rows.append(ratioRow("delete one tree by gc", "\(options.files) files, \(mib(Double(v1Bytes)))",
-                             trees: s[0], peer: "rm -rf of a synced copy", s[1], limit: 1.2, target: "≤ 1.2×"))
+                             trees: s[0], peer: "rm -rf of a synced copy", s[1], limit: 0.8, target: "≤ 0.8× (both cores)"))
     }
 
     /// `trees gc` deleting app@r1 (a copy of `source`, no longer current)
