@@ -138,11 +138,19 @@ struct DedupIndex {
     }
 
     /// The newest indexed file with this content, read back from the scratch file.
-    private func candidate(hash: [UInt8], size: Int64) -> Candidate? {
+    /// Scratch for reading a candidate back: one per copy of the index (each
+    /// copier thread has its own), not one allocation per file looked up.
+    private var recordBuffer: [UInt8] = []
+
+    private mutating func candidate(hash: [UInt8], size: Int64) -> Candidate? {
         guard let file = candidates else { return nil }
         var i = lowerBound(size: size, prefix: Self.prefix(hash))
         let fixed = 1 + 12 + 2 + HashLedger.hashBytes
-        var buffer = [UInt8](repeating: 0, count: fixed + TreeLimits.maxPathBytes)
+        if recordBuffer.isEmpty { recordBuffer = [UInt8](repeating: 0, count: fixed + TreeLimits.maxPathBytes) }
+        // Taken out and put back, so the array is never shared (and copied) while written.
+        var buffer: [UInt8] = []
+        swap(&buffer, &recordBuffer)
+        defer { swap(&buffer, &recordBuffer) }
         while i < slots.count, slots[i].size == size, slots[i].prefix == Self.prefix(hash) {
             defer { i += 1 }
             guard let n = try? buffer.withUnsafeMutableBytes({ try file.read(at: Int(slots[i].offset), into: $0) }),
