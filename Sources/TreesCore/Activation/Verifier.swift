@@ -37,20 +37,20 @@ public struct Verifier {
         let recorded: Bool
         do {
             recorded = try store.readManifest(treeID: row.id) { piece in
-            try decoder.feed(piece) { e in
-                // Only format 2 records owners.
+                try decoder.feed(piece) { e in
+                    // Only format 2 records owners.
                     if diff == nil { diff = ManifestDiff(format: e.uid != nil ? 2 : 1) }
-                while let a = actual, compareBytes(a.path, e.path) < 0 {
-                    diff?.compare(nil, a)
-                    try takeActual()
+                    while let a = actual, compareBytes(a.path, e.path) < 0 {
+                        diff?.compare(nil, a)
+                        try takeActual()
+                    }
+                    if let a = actual, a.path == e.path {
+                        diff?.compare(e, a)
+                        try takeActual()
+                    } else {
+                        diff?.removed(e)
+                    }
                 }
-                if let a = actual, a.path == e.path {
-                    diff?.compare(e, a)
-                    try takeActual()
-                } else {
-                    diff?.removed(e)
-                }
-            }
             }
         } catch is ManifestDecoder.Malformed {
             throw TreesError(.database, "the manifest recorded for \(ref) in \(store.path) is damaged",
